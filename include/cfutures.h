@@ -1,0 +1,604 @@
+/*
+ * cfutures: Python's concurrent.futures for C.
+ *
+ * Executors run work on a pool of threads (or of forked worker processes,
+ * see cfutures/process_pool.h) and hand back futures that can be waited on,
+ * gathered, iterated as they complete, cancelled and given timeouts.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *
+ *  - Fallible calls return 0 on success or a negative CF_E* code; results
+ *    come back through out-parameters, which are left untouched on error.
+ *    No function prints, aborts or raises a signal because of a caller's
+ *    mistake.
+ *  - Timeouts are in seconds (a double), measured on CLOCK_MONOTONIC. A
+ *    negative timeout waits forever, zero polls, NaN is CF_EINVAL. A timeout
+ *    becomes one absolute deadline when the call starts; calls that wait on
+ *    many futures share that deadline.
+ *  - Futures are reference-counted. A function that hands out a future
+ *    (cf_submit, cf_future_new, ...) gives the caller one reference, which
+ *    the caller drops with cf_future_release. Functions that take a future
+ *    borrow it for the duration of the call.
+ *  - Every function is thread-safe unless its comment says otherwise.
+ */
+#ifndef CFUTURES_H
+#define CFUTURES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CF_STATIC)
+#define CF_EXTERN
+#elif defined(CF_BUILDING)
+#define CF_EXTERN __attribute__((visibility("default")))
+#else
+#define CF_EXTERN
+#endif
+
+#define CF_VERSION_MAJOR 0
+#define CF_VERSION_MINOR 1
+#define CF_VERSION_PATCH 0
+#define CF_VERSION_HEX                                                         \
+  ((CF_VERSION_MAJOR << 16) | (CF_VERSION_MINOR << 8) | CF_VERSION_PATCH)
+
+/** The library's version as "MAJOR.MINOR.PATCH" (static storage). */
+CF_EXTERN const char *cf_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every error code, its value and its message, in one table. Codes that have
+ * a POSIX errno twin use minus that errno (as libuv does on Unix), so
+ * -errno from a system call can be returned as is.
+ */
+#define CF_ERRNO_MAP(X)                                                        \
+  X(EINVAL, -22, "invalid argument")                                           \
+  X(ENOMEM, -12, "out of memory")                                              \
+  X(EAGAIN, -11, "resource temporarily unavailable")                           \
+  X(ETIMEDOUT, -110, "timed out")                                              \
+  X(ECANCELED, -125, "operation cancelled")                                    \
+  X(ESHUTDOWN, -108, "executor is shut down")                                  \
+  X(EDEADLK, -35, "operation would deadlock")                                  \
+  X(EBUSY, -16, "resource busy")                                               \
+  X(EMFILE, -24, "too many open files")                                        \
+  X(EPROTO, -71, "protocol error")                                             \
+  X(EPIPE, -32, "broken pipe")                                                 \
+  X(ENOSYS, -38, "function not implemented")                                   \
+  X(EBROKEN, -4001, "executor is broken")                                      \
+  X(ESTATE, -4002, "invalid state for this operation")                         \
+  X(EWORKER, -4003, "worker process died")                                     \
+  X(ETOOBIG, -4004, "payload too large")                                       \
+  X(ETASK, -4005, "task failed")                                               \
+  X(EOF, -4095, "end of sequence")
+
+typedef enum {
+#define CF__ERR_ENUM(name, value, msg) CF_##name = (value),
+  CF_ERRNO_MAP(CF__ERR_ENUM)
+#undef CF__ERR_ENUM
+} cf_errno;
+
+/** CF_EINVALSTATE is the same code as CF_ESTATE. */
+#define CF_EINVALSTATE CF_ESTATE
+/** Both spellings name the same code. */
+#define CF_ECANCELLED CF_ECANCELED
+
+/**
+ * The message for an error code (static storage, never NULL). Unknown codes
+ * give "unknown error". 0 gives "success".
+ */
+CF_EXTERN const char *cf_strerror(int err);
+
+/** The code's name without its prefix, e.g. "ETIMEDOUT" (static storage). */
+CF_EXTERN const char *cf_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Futures                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cf_future cf_future;
+typedef struct cf_executor cf_executor;
+
+/**
+ * A task run by a thread pool. It receives the argument given to cf_submit
+ * and stores its result in *result (the future does not own or free it).
+ * It returns 0 on success or a negative error code of its choosing (use
+ * CF_ETASK when none fits); cf_task_set_message adds a message. A task that
+ * returns CF_ECANCELED after cf_task_cancel_requested() became true ends
+ * cancelled.
+ */
+typedef int (*cf_fn)(void *arg, void **result);
+
+/** A done callback: the future is borrowed for the duration of the call. */
+typedef void (*cf_done_fn)(cf_future *f, void *userdata);
+
+/** The states of a future, as returned by cf_future_state. */
+typedef enum {
+  CF_PENDING = 0,  /* queued, or created by cf_future_new and not started */
+  CF_RUNNING = 1,  /* a worker runs it (or cf_future_set_running was called) */
+  CF_FINISHED = 2, /* done with a result or an error */
+  CF_CANCELLED = 3 /* done, cancelled before it ran */
+} cf_state;
+
+/**
+ * Creates a future that user code completes with cf_future_set_result or
+ * cf_future_set_error (Python's Future() used by executor writers).
+ * *out receives one reference. Errors: CF_EINVAL (out NULL), CF_ENOMEM.
+ */
+CF_EXTERN int cf_future_new(cf_future **out);
+
+/** Adds a reference. Returns f (NULL if f is NULL). Never blocks. */
+CF_EXTERN cf_future *cf_future_retain(cf_future *f);
+
+/**
+ * Drops a reference; the future is freed with the last one. Releasing a
+ * pending future does not cancel its task: the task still runs (or is
+ * still cancelled) and its done callbacks still fire. NULL is a no-op.
+ * Releasing more references than were held is undefined behaviour.
+ */
+CF_EXTERN void cf_future_release(cf_future *f);
+
+/** The current state. NULL gives CF_EINVAL. Never blocks. */
+CF_EXTERN int cf_future_state(const cf_future *f);
+
+/** True if the future was cancelled. False for NULL. Never blocks. */
+CF_EXTERN bool cf_future_cancelled(const cf_future *f);
+
+/** True while the task runs. False for NULL. Never blocks. */
+CF_EXTERN bool cf_future_running(const cf_future *f);
+
+/** True once finished or cancelled. False for NULL. Never blocks. */
+CF_EXTERN bool cf_future_done(const cf_future *f);
+
+/**
+ * Cancels a pending future (Python's Future.cancel). Returns true if the
+ * future is cancelled now (it was pending, or already cancelled); false if
+ * it runs or has finished, or f is NULL. On success the task never runs,
+ * waiters wake and done callbacks run, on the calling thread, before this
+ * returns. Never blocks on the task.
+ */
+CF_EXTERN bool cf_future_cancel(cf_future *f);
+
+/**
+ * Cancels f if it is pending; if it runs, raises its cancel token so that a
+ * task polling cf_task_cancel_requested can stop early. Returns 0, or
+ * CF_EINVAL (NULL), CF_ESTATE (already done). Never blocks on the task.
+ */
+CF_EXTERN int cf_future_request_cancel(cf_future *f);
+
+/**
+ * Waits until f is done. Returns 0 when done, CF_ETIMEDOUT if the timeout
+ * passed first, CF_EINVAL for NULL or NaN, CF_EDEADLK if called from inside
+ * a worker waiting for a future of its own executor that cannot progress
+ * (see "Deadlock avoidance" in cf_future_result). Blocks.
+ */
+CF_EXTERN int cf_future_wait(cf_future *f, double timeout);
+
+/**
+ * Waits for f and gives its result (Python's Future.result(timeout)).
+ * Returns 0 and sets *out (if out is not NULL) to the task's result; the
+ * task's error code if it failed; CF_ECANCELED if it was cancelled;
+ * CF_ETIMEDOUT if the timeout passed first (cf_future_done tells that case
+ * apart from a task that itself failed with CF_ETIMEDOUT); CF_EINVAL for a
+ * NULL future or a NaN timeout. Blocks.
+ *
+ * Deadlock avoidance: called from a worker thread of a thread pool on a
+ * pending future queued on that same pool, the task is taken from the
+ * queue and run inline on the calling worker, instead of waiting for a
+ * worker that may never come (Python hangs here).
+ */
+CF_EXTERN int cf_future_result(cf_future *f, double timeout, void **out);
+
+/**
+ * Waits for f and gives its error (Python's Future.exception(timeout)):
+ * 0 if it succeeded, its error code if it failed, CF_ECANCELED if it was
+ * cancelled, CF_ETIMEDOUT if the timeout passed first, CF_EINVAL for NULL.
+ * Blocks.
+ */
+CF_EXTERN int cf_future_error(cf_future *f, double timeout);
+
+/**
+ * The message that came with a failed future's error, or NULL if none (or f
+ * is not done, or NULL). The string is owned by the future and lives as
+ * long as it does. Never blocks.
+ */
+CF_EXTERN const char *cf_future_error_message(const cf_future *f);
+
+/**
+ * Adds a callback run once when f is done (Python's add_done_callback).
+ * If f is already done the callback runs at once, on the calling thread,
+ * before this returns; otherwise it runs on the thread that completes the
+ * future, with no library lock held, after all waiters have been woken.
+ * Callbacks run in the order they were added. A callback may add further
+ * callbacks, release or cancel other futures, and submit work. Returns 0,
+ * CF_EINVAL (f or cb NULL), CF_ENOMEM. Does not block (except to run cb).
+ */
+CF_EXTERN int cf_future_on_done(cf_future *f, cf_done_fn cb, void *userdata);
+
+/**
+ * Marks a future made by cf_future_new as running (Python's
+ * set_running_or_notify_cancel). Returns 0 if it is now running,
+ * CF_ECANCELED if it had been cancelled (the caller must not run the work),
+ * CF_ESTATE if it runs or is done already, CF_EINVAL for NULL or a future
+ * owned by an executor.
+ */
+CF_EXTERN int cf_future_set_running(cf_future *f);
+
+/**
+ * Completes a future made by cf_future_new with a result. The future does
+ * not own value. Wakes waiters and runs done callbacks on the calling
+ * thread before returning. Returns 0, CF_ESTATE if it is already done (a
+ * second set), CF_EINVAL for NULL or a future owned by an executor.
+ */
+CF_EXTERN int cf_future_set_result(cf_future *f, void *value);
+
+/**
+ * Completes a future made by cf_future_new with an error: err must be
+ * negative; message may be NULL and is copied. CF_ECANCELED marks the future
+ * cancelled. Returns 0, CF_ESTATE (already done), CF_EINVAL (NULL, err >= 0,
+ * a future owned by an executor), CF_ENOMEM (the message could not be
+ * copied; the future is still completed, without a message).
+ */
+CF_EXTERN int cf_future_set_error(cf_future *f, int err, const char *message);
+
+/** Times of a future's life, in nanoseconds of CLOCK_MONOTONIC; 0 = not yet. */
+typedef struct cf_future_times {
+  uint64_t queued_ns;   /* submitted, or created by cf_future_new */
+  uint64_t started_ns;  /* a worker started it (0 if it never ran) */
+  uint64_t finished_ns; /* finished or cancelled */
+} cf_future_times;
+
+/**
+ * Copies when f was queued, started and finished, so a caller can split a
+ * latency into queue wait (started - queued) and run time (finished -
+ * started). Returns 0 or CF_EINVAL. Never blocks.
+ */
+CF_EXTERN int cf_future_times_get(const cf_future *f, cf_future_times *out);
+
+/**
+ * A continuation: runs once the antecedent is done and receives it
+ * (borrowed; done, so cf_future_result on it does not block).
+ */
+typedef int (*cf_then_fn)(cf_future *prev, void *arg, void **result);
+
+/**
+ * Chains a continuation (Java's thenApply/handle; Python has none): once f
+ * is done (whatever its outcome) fn(f, arg, &result) runs, submitted to
+ * executor, or inline on the thread that completed f if executor is NULL.
+ * *out receives a future for the continuation's result. If the executor
+ * refuses the continuation (shut down, broken), *out fails with that code.
+ * Cancelling *out before it starts means fn never runs. Returns 0,
+ * CF_EINVAL (f, fn or out NULL; a process pool executor), CF_ENOMEM,
+ * CF_ESHUTDOWN. Never blocks.
+ */
+CF_EXTERN int cf_future_then(cf_future *f, cf_executor *executor,
+                             cf_then_fn fn, void *arg, cf_future **out);
+
+/* Inside a task ----------------------------------------------------------- */
+
+/**
+ * True once cf_future_request_cancel (or a fail-fast group, or a shutdown
+ * with CF_SHUTDOWN_CANCEL_FUTURES) asked the task running on this thread to
+ * stop. A cheap atomic load; false outside a task. Cancellation is
+ * cooperative: nothing is ever interrupted.
+ */
+CF_EXTERN bool cf_task_cancel_requested(void);
+
+/**
+ * Attaches a message (copied) to the error the task running on this thread
+ * is about to return. Returns 0, CF_ESTATE outside a task, CF_EINVAL for
+ * NULL, CF_ENOMEM.
+ */
+CF_EXTERN int cf_task_set_message(const char *message);
+
+/**
+ * The future of the task running on this thread (borrowed), or NULL outside
+ * a task.
+ */
+CF_EXTERN cf_future *cf_task_current(void);
+
+/* ------------------------------------------------------------------------ */
+/* Executors                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/** Initializer run once in each new worker; non-zero breaks the pool. */
+typedef int (*cf_init_fn)(void *arg);
+
+/** cf_thread_pool_options.flags */
+enum {
+  /* With max_queued set, a full queue makes cf_submit fail with CF_EAGAIN
+   * instead of blocking. */
+  CF_POOL_NONBLOCK = 1 << 0
+};
+
+typedef struct cf_thread_pool_options {
+  /* Most threads the pool runs; must be >= 1. Default min(32, cpus + 4). */
+  int max_workers;
+  /* Threads are named "<prefix>_<n>" (truncated to 15 bytes, the kernel's
+   * limit). NULL = "cf". Copied. */
+  const char *thread_name_prefix;
+  /* Run in each worker thread before its first task; if it returns non-zero
+   * the pool is broken: pending and later submits fail with CF_EBROKEN. */
+  cf_init_fn initializer;
+  void *initargs;
+  /* Most tasks waiting in the queue (not counting running ones) before
+   * cf_submit blocks (or fails with CF_EAGAIN under CF_POOL_NONBLOCK).
+   * 0 = unbounded. */
+  size_t max_queued;
+  /* CF_POOL_* flags. */
+  unsigned flags;
+  /* Microseconds an idle worker spins before it sleeps, and a waiter spins
+   * before sleeping on a future; 0 (default) never spins. Spinning is
+   * skipped when more threads are busy than CPUs exist. */
+  unsigned spin_us;
+} cf_thread_pool_options;
+
+/** Fills *opts with the defaults. NULL is a no-op. */
+CF_EXTERN void cf_thread_pool_options_init(cf_thread_pool_options *opts);
+
+/**
+ * Creates a thread pool (Python's ThreadPoolExecutor). opts may be NULL for
+ * the defaults; it is copied. Workers start lazily, one per submit while no
+ * idle worker exists, up to max_workers, and are reused when idle.
+ * Returns 0 and *out, or CF_EINVAL (out NULL, max_workers < 1, unknown
+ * flags), CF_ENOMEM.
+ */
+CF_EXTERN int cf_thread_pool_new(const cf_thread_pool_options *opts,
+                                 cf_executor **out);
+
+/**
+ * Submits fn(arg) (Python's Executor.submit). *out, if out is not NULL,
+ * receives one reference to the task's future; with out NULL the task runs
+ * and its outcome is counted in cf_executor_stats only. Returns 0,
+ * CF_EINVAL (ex or fn NULL; a process pool, which takes cf_submit_bytes),
+ * CF_ESHUTDOWN (after cf_shutdown), CF_EBROKEN (the initializer failed),
+ * CF_EAGAIN (queue full under CF_POOL_NONBLOCK), CF_ENOMEM. With a
+ * bounded queue, blocks while the queue is full -- except when called from
+ * one of the pool's own workers, which never waits on the bound (it could
+ * wait forever).
+ */
+CF_EXTERN int cf_submit(cf_executor *ex, cf_fn fn, void *arg, cf_future **out);
+
+/** cf_shutdown flags. */
+enum {
+  CF_SHUTDOWN_WAIT = 1 << 0,           /* wait for running and queued work */
+  CF_SHUTDOWN_CANCEL_FUTURES = 1 << 1, /* cancel every queued task */
+};
+
+/**
+ * Stops the executor accepting work (Python's shutdown(wait,
+ * cancel_futures)): later submits fail with CF_ESHUTDOWN. With
+ * CF_SHUTDOWN_CANCEL_FUTURES every queued task is cancelled (its future
+ * reports CF_ECANCELED, its callbacks run) and running tasks see their
+ * cancel token raised. With CF_SHUTDOWN_WAIT the call blocks until every
+ * task that was not cancelled has finished and the workers have exited.
+ * May be called several times and from several threads. Returns 0,
+ * CF_EINVAL (NULL, unknown flags), or CF_EDEADLK when CF_SHUTDOWN_WAIT is
+ * asked from one of the executor's own workers (or a done callback running
+ * on one): the shutdown is then started but not waited for.
+ */
+CF_EXTERN int cf_shutdown(cf_executor *ex, unsigned flags);
+
+/**
+ * Shuts the executor down with CF_SHUTDOWN_WAIT if that was not done and
+ * frees it. Futures it produced stay valid until released. Returns 0,
+ * CF_EINVAL (NULL), CF_EDEADLK (called from one of its own workers; nothing
+ * is freed). Blocks until the workers have exited.
+ */
+CF_EXTERN int cf_executor_free(cf_executor *ex);
+
+/** A snapshot of an executor's counters. */
+typedef struct cf_executor_stats {
+  size_t workers;     /* threads or processes alive */
+  size_t idle;        /* of which waiting for work */
+  size_t queued;      /* tasks waiting in the queue */
+  size_t running;     /* tasks running */
+  size_t max_workers; /* the current bound on workers */
+  uint64_t submitted; /* tasks accepted */
+  uint64_t completed; /* finished with a result */
+  uint64_t failed;    /* finished with an error */
+  uint64_t cancelled; /* cancelled before they ran */
+} cf_executor_stats;
+
+/** Copies the counters. Returns 0 or CF_EINVAL. Never blocks for long. */
+CF_EXTERN int cf_executor_stats_get(cf_executor *ex, cf_executor_stats *out);
+
+/**
+ * Changes max_workers at run time. Growing lets the pool start more
+ * workers as work arrives; shrinking retires idle workers at once and busy
+ * ones when their task ends. Returns 0, CF_EINVAL (NULL, max_workers < 1),
+ * CF_ESHUTDOWN, CF_ENOSYS (an executor kind that cannot resize).
+ */
+CF_EXTERN int cf_executor_resize(cf_executor *ex, int max_workers);
+
+/* ------------------------------------------------------------------------ */
+/* Waiting on many                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+  CF_FIRST_COMPLETED = 1,
+  CF_FIRST_EXCEPTION = 2,
+  CF_ALL_COMPLETED = 3
+} cf_return_when;
+
+/**
+ * Waits on n futures (Python's concurrent.futures.wait). Returns when
+ * any is done (CF_FIRST_COMPLETED), any finishes with an error or all are
+ * done (CF_FIRST_EXCEPTION; as in Python a cancelled future is not an
+ * error), or all are done (CF_ALL_COMPLETED).
+ * On return, done[0..*ndone) and not_done[0..*nnot_done) hold the distinct
+ * futures (borrowed; a future listed twice in fs is reported once), in
+ * the order of fs; either array may be NULL, and each needs room for n.
+ * Returns 0 when the condition was met, CF_ETIMEDOUT (with both arrays
+ * filled) when the timeout passed first, CF_EINVAL (fs NULL with n > 0, a
+ * NULL entry, a bad mode, NaN), CF_ENOMEM. n == 0 returns 0 at once.
+ * Blocks; the waiter sleeps until a future wakes it, never polls.
+ */
+CF_EXTERN int cf_wait(cf_future *const *fs, size_t n, double timeout,
+                      cf_return_when return_when, cf_future **done,
+                      size_t *ndone, cf_future **not_done, size_t *nnot_done);
+
+typedef struct cf_as_completed cf_as_completed;
+
+/**
+ * Starts an iteration over fs in completion order (Python's as_completed):
+ * futures already done come first, in the order of fs, then the others as
+ * they finish; a future listed twice is yielded once. The iterator holds a
+ * reference to each future until it is yielded or the iterator is freed.
+ * timeout is one deadline for the whole iteration. Returns 0, CF_EINVAL,
+ * CF_ENOMEM. Never blocks.
+ */
+CF_EXTERN int cf_as_completed_new(cf_future *const *fs, size_t n,
+                                  double timeout, cf_as_completed **out);
+
+/**
+ * Gives the next future to complete. *out receives a reference the caller
+ * releases. Returns 0, CF_EOF once every future has been yielded,
+ * CF_ETIMEDOUT when the deadline passed (cf_as_completed_remaining says how
+ * many are unfinished; a later call may still yield them if they finish),
+ * CF_EINVAL. Blocks. One thread at a time per iterator.
+ */
+CF_EXTERN int cf_as_completed_next(cf_as_completed *it, cf_future **out);
+
+/** How many futures have not been yielded yet (0 for NULL). */
+CF_EXTERN size_t cf_as_completed_remaining(const cf_as_completed *it);
+
+/** Frees the iterator and its references. Futures are not cancelled. */
+CF_EXTERN void cf_as_completed_free(cf_as_completed *it);
+
+/** cf_gather flags */
+enum {
+  /* Collect every outcome in errors[] instead of failing on the first. */
+  CF_GATHER_RETURN_ERRORS = 1 << 0
+};
+
+/**
+ * Waits for every future and collects results in input order (asyncio's
+ * gather). results (room for n, or NULL) receives each result (NULL for a
+ * failed one). Without CF_GATHER_RETURN_ERRORS it returns the error of the
+ * first future to fail as soon as one fails (the others are left running)
+ * and 0 when all succeed. With it, it waits for all, stores each outcome
+ * (0 or its error code) in errors (room for n, required) and returns 0.
+ * CF_ETIMEDOUT if the deadline passed first, CF_EINVAL for bad arguments.
+ * Blocks.
+ */
+CF_EXTERN int cf_gather(cf_future *const *fs, size_t n, double timeout,
+                        unsigned flags, void **results, int *errors);
+
+/* ------------------------------------------------------------------------ */
+/* map                                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cf_map cf_map;
+
+typedef struct cf_map_options {
+  /* Most tasks submitted but not yet consumed (Python 3.14's buffersize):
+   * a million inputs never make a million futures at once. 0 = 2 x the
+   * executor's max_workers. */
+  size_t buffersize;
+  /* Deadline for the whole map, from cf_map_new; negative = none. */
+  double timeout;
+} cf_map_options;
+
+/** Fills *opts with the defaults (buffersize 0, no timeout). */
+CF_EXTERN void cf_map_options_init(cf_map_options *opts);
+
+/**
+ * Starts fn over args[0..n) on ex (Python's Executor.map): results come
+ * back from cf_map_next in input order. args is borrowed and must stay
+ * valid until cf_map_free. opts may be NULL. Returns 0, CF_EINVAL,
+ * CF_ENOMEM, or a submit error (CF_ESHUTDOWN, CF_EBROKEN). Does not block
+ * (except on a bounded queue, like cf_submit).
+ */
+CF_EXTERN int cf_map_new(cf_executor *ex, cf_fn fn, void *const *args,
+                         size_t n, const cf_map_options *opts, cf_map **out);
+
+/**
+ * Waits for the next result in input order. Returns 0 and *result, the
+ * task's error code (the map goes on: the next call gives the next item),
+ * CF_EOF after the last item, CF_ETIMEDOUT past the deadline, CF_EINVAL.
+ * *index, if not NULL, receives the item's index. Blocks.
+ */
+CF_EXTERN int cf_map_next(cf_map *m, void **result, size_t *index);
+
+/** Cancels what has not started, waits for what runs, and frees the map. */
+CF_EXTERN void cf_map_free(cf_map *m);
+
+/**
+ * Runs fn over args[0..n) and stores results (room for n) in input order;
+ * errors (room for n, or NULL) receive each outcome. Returns 0 if every
+ * task succeeded, else the first failure's code in input order (all tasks
+ * are still waited for when errors is not NULL), CF_ETIMEDOUT, CF_EINVAL.
+ * Blocks.
+ */
+CF_EXTERN int cf_map_all(cf_executor *ex, cf_fn fn, void *const *args,
+                         size_t n, const cf_map_options *opts, void **results,
+                         int *errors);
+
+/* ------------------------------------------------------------------------ */
+/* Task groups                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cf_group cf_group;
+
+/** cf_group_new flags */
+enum {
+  /* The first task to fail cancels every pending sibling and raises the
+   * cancel token of the running ones. */
+  CF_GROUP_FAIL_FAST = 1 << 0
+};
+
+/**
+ * Creates a structured task group on ex (a nursery): tasks submitted
+ * through it are waited on together. Returns 0, CF_EINVAL, CF_ENOMEM.
+ */
+CF_EXTERN int cf_group_new(cf_executor *ex, unsigned flags, cf_group **out);
+
+/**
+ * Submits fn(arg) as part of g. *out (may be NULL) receives a reference.
+ * Returns 0, the executor's submit errors, CF_ECANCELED (a fail-fast group
+ * that has already failed), CF_ESTATE (after cf_group_wait returned 0 --
+ * a group is closed once waited for), CF_EINVAL.
+ */
+CF_EXTERN int cf_group_submit(cf_group *g, cf_fn fn, void *arg,
+                              cf_future **out);
+
+/**
+ * Waits until every task of the group is done. Returns 0 if all succeeded,
+ * the first failure's code otherwise (in completion order; in fail-fast mode
+ * the failure that cancelled the rest), CF_ETIMEDOUT, CF_EINVAL. Blocks.
+ */
+CF_EXTERN int cf_group_wait(cf_group *g, double timeout);
+
+/** Cancels the group's pending tasks and raises its running tasks' tokens. */
+CF_EXTERN int cf_group_cancel(cf_group *g);
+
+/**
+ * Frees the group. If tasks are still unfinished it cancels what is pending
+ * and waits for what runs (structured: no task outlives its group). NULL is
+ * a no-op. Blocks.
+ */
+CF_EXTERN void cf_group_free(cf_group *g);
+
+/* ------------------------------------------------------------------------ */
+/* Clock                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/** Nanoseconds on CLOCK_MONOTONIC. */
+CF_EXTERN uint64_t cf_now_ns(void);
+
+/** The number of CPUs this process may run on (at least 1). */
+CF_EXTERN int cf_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFUTURES_H */

@@ -1,0 +1,139 @@
+/*
+ * Private interfaces shared by the library's files. Nothing here is API.
+ *
+ * A future's life, and who may move it:
+ *
+ *   PENDING --(cf__future_try_start, a CAS; any thread)--> RUNNING
+ *   PENDING --(cf__future_complete with CF_CANCELLED)--> CANCELLED
+ *   RUNNING or PENDING --(cf__future_complete)--> FINISHED
+ *
+ * Every transition into a done state happens under the future's stripe lock
+ * (future.c), so a second completion sees the first and fails with
+ * CF_ESTATE, and a waiter that checked the state under that lock cannot miss
+ * the wake-up. PENDING -> RUNNING is a lone CAS so that a worker starting a
+ * task takes no lock; cancel uses a CAS too, so the two race safely.
+ */
+#ifndef CF_INTERNAL_H
+#define CF_INTERNAL_H
+
+#include "cfutures.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define CF__STATE_MASK 0x3u
+/* Somebody sleeps on the stripe's condition variable for this future. */
+#define CF__F_WAITERS 0x4u
+/* The running task was asked to stop (cf_future_request_cancel). */
+#define CF__F_CANCEL_REQ 0x8u
+
+struct cf__callback {
+  struct cf__callback *next;
+  cf_done_fn fn;
+  void *userdata;
+};
+
+/* The executor kinds. Each implements what it supports; NULL = CF_ENOSYS. */
+struct cf__executor_vtable {
+  const char *kind;
+  /* Queue f (refs already taken for the executor). 0 or a CF_E* code; on
+   * error the executor holds no reference. */
+  int (*submit)(cf_executor *ex, cf_future *f);
+  int (*shutdown)(cf_executor *ex, unsigned flags);
+  /* Called once, after a waited shutdown; frees everything. */
+  void (*destroy)(cf_executor *ex);
+  int (*stats)(cf_executor *ex, cf_executor_stats *out);
+  int (*resize)(cf_executor *ex, int max_workers);
+  /* Try to cancel pending f: true if it was cancelled by this call (the
+   * future is then complete, callbacks run). */
+  bool (*cancel)(cf_executor *ex, cf_future *f);
+  /* The running task was asked to stop (process pools may kill it). */
+  void (*request_cancel)(cf_executor *ex, cf_future *f);
+  /* If f is still queued on ex, take it out and run it on this thread.
+   * Returns true if it ran. */
+  bool (*run_inline)(cf_executor *ex, cf_future *f);
+  /* True if the calling thread is one of the executor's workers. */
+  bool (*is_worker_thread)(cf_executor *ex);
+};
+
+struct cf_executor {
+  const struct cf__executor_vtable *vt;
+  /* 1 until cf_executor_free; guards against frees racing each other. */
+  atomic_int freeing;
+};
+
+struct cf_future {
+  _Atomic uint32_t state; /* cf_state | CF__F_* flags */
+  atomic_uint refs;
+  cf_executor *ex; /* owner, NULL for cf_future_new futures */
+  /* Executor queue links: owned by the executor, under its lock. */
+  struct cf_future *qnext, *qprev;
+  cf_fn fn;
+  void *arg;
+  /* Outcome: written once, under the stripe lock, before the state says
+   * done; readers that saw a done state (acquire) may read them unlocked. */
+  void *value;
+  int err;
+  uint8_t in_queue; /* executor-owned */
+  char *msg;
+  /* Frees value when the future is freed (process-pool byte results). */
+  void (*value_free)(void *value);
+  struct cf__callback *callbacks; /* under the stripe lock */
+  uint64_t queued_ns, started_ns, finished_ns;
+};
+
+/* future.c */
+cf_future *cf__future_alloc(cf_executor *ex, cf_fn fn, void *arg);
+bool cf__future_try_start(cf_future *f);
+/* Runs a started (RUNNING) future's fn on this thread and completes it. */
+void cf__future_run_started(cf_future *f);
+/* Completes f: CF_FINISHED with err/value/msg (msg is taken over, may be
+ * NULL), or CF_CANCELLED. Returns 0, or CF_ESTATE if already done (msg is
+ * then freed). Runs callbacks on this thread. */
+int cf__future_complete(cf_future *f, int state, int err, void *value,
+                        char *msg);
+/* Cancel only if still PENDING (CAS), completing it. For executors. */
+bool cf__future_cancel_pending(cf_future *f);
+/* Adds an internal callback node; returns false (and does not add) if f is
+ * already done. The node is owned by the caller. */
+bool cf__future_add_node(cf_future *f, struct cf__callback *node);
+/* Removes a node added by cf__future_add_node; false if it already fired
+ * (or is firing) */
+bool cf__future_remove_node(cf_future *f, struct cf__callback *node);
+/* Waits for f with an absolute deadline (ns; UINT64_MAX = forever). */
+int cf__future_wait_until(cf_future *f, uint64_t deadline);
+static inline uint32_t cf__state(const cf_future *f) {
+  return atomic_load_explicit((_Atomic uint32_t *)&f->state,
+                              memory_order_acquire) &
+         CF__STATE_MASK;
+}
+static inline bool cf__done(const cf_future *f) {
+  return cf__state(f) >= CF_FINISHED;
+}
+
+/* Thread-local: the future running on this thread, the executor whose
+ * worker this thread is. */
+extern _Thread_local cf_future *cf__tls_current;
+extern _Thread_local cf_executor *cf__tls_executor;
+
+/* clock.c */
+/* Converts a timeout in seconds into an absolute deadline in ns
+ * (UINT64_MAX = forever). CF_EINVAL for NaN. */
+int cf__deadline(double timeout, uint64_t *deadline);
+/* Converts an absolute deadline into a timespec for pthread_cond_timedwait
+ * on a CLOCK_MONOTONIC condition variable. */
+void cf__deadline_timespec(uint64_t deadline, struct timespec *ts);
+/* Initialises a condition variable on CLOCK_MONOTONIC. */
+int cf__cond_init(pthread_cond_t *cv);
+/* pthread_cond_(timed)wait up to deadline; returns 0 or CF_ETIMEDOUT. */
+int cf__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+                        uint64_t deadline);
+
+/* executor.c */
+int cf__executor_submit_future(cf_executor *ex, cf_future *f);
+
+/* error.c */
+char *cf__strdup(const char *s);
+
+#endif /* CF_INTERNAL_H */

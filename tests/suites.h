@@ -1,0 +1,14 @@
+/* The registry of test suites: each tests/test_<name>.c defines
+ * Suite *cf_<name>_suite(void). One line per suite; the CTest label says
+ * which runs it belongs to ("unit", "stress", "fork": fork-based suites are
+ * skipped under ThreadSanitizer, which cannot follow fork). */
+CF_SUITE(error, unit)
+CF_SUITE(future, unit)
+CF_SUITE(thread_pool, unit)
+CF_SUITE(wait, unit)
+CF_SUITE(as_completed, unit)
+CF_SUITE(gather, unit)
+CF_SUITE(map, unit)
+CF_SUITE(group, unit)
+CF_SUITE(then, unit)
+CF_SUITE(stress, stress)
