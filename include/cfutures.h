@@ -601,4 +601,6 @@ CF_EXTERN int cf_cpu_count(void);
 }
 #endif
 
+/* Further parts of the API, each in its own header (one line each). */
+
 #endif /* CFUTURES_H */
