@@ -602,5 +602,7 @@ CF_EXTERN int cf_cpu_count(void);
 #endif
 
 /* Further parts of the API, each in its own header (one line each). */
+#include "cfutures/channel.h"
+#include "cfutures/semaphore.h"
 
 #endif /* CFUTURES_H */
