@@ -1,0 +1,212 @@
+/*
+ * The event-loop bridge: Python's loop.run_in_executor and
+ * asyncio.wrap_future for C event loops.
+ *
+ * A bridge is a completion channel owned by one event-loop thread. Work is
+ * submitted through it (or any future is watched through it); when the
+ * future is done, the bridge makes one descriptor readable, and the loop
+ * calls cf_bridge_dispatch, which runs each completion callback on the loop
+ * thread, in completion order, with no library lock held. Workers write to
+ * the descriptor only when the completion list was empty, so a burst of
+ * completions costs the loop one wake, not one per task.
+ *
+ * Ready-made adapters: cfutures/uv.h (libuv, library cfutures_uv) and
+ * cfutures/event.h (libevent, library cfutures_event). A plain epoll loop
+ * needs no adapter:
+ *
+ *   cf_bridge *b;
+ *   cf_bridge_new(&b);
+ *   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = b};
+ *   epoll_ctl(ep, EPOLL_CTL_ADD, cf_bridge_fd(b), &ev);
+ *   cf_bridge_submit(b, pool, work, arg, on_done, ctx, NULL);
+ *   for (;;) {
+ *     int n = epoll_wait(ep, evs, 16, cf_bridge_next_timeout_ms(b));
+ *     ... handle the loop's other descriptors ...
+ *     cf_bridge_dispatch(b, 64, NULL); // readable, or a deadline passed
+ *   }
+ *   cf_bridge_free(b);
+ *
+ * with
+ *
+ *   static void on_done(cf_future *f, int status, void *ctx) {
+ *     void *v;
+ *     if (status == 0 && cf_future_result(f, 0, &v) == 0)
+ *       ... use v, on the loop thread ...
+ *   }
+ *
+ * Dispatching when the descriptor is not readable is harmless (it runs what
+ * is ready, possibly nothing), so a loop may call cf_bridge_dispatch on
+ * every iteration instead of testing which descriptor woke it.
+ */
+#ifndef CFUTURES_BRIDGE_H
+#define CFUTURES_BRIDGE_H
+
+#include "../cfutures.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cf_bridge cf_bridge;
+
+/**
+ * A completion callback, run on the loop thread by cf_bridge_dispatch (or
+ * by cf_bridge_close / cf_bridge_free). f is borrowed for the duration of
+ * the call (take a reference with cf_future_retain to keep it). status
+ * says why the callback runs:
+ *
+ *  - 0: f is done (finished or cancelled); cf_future_result(f, 0, &v) gives
+ *    its outcome without blocking.
+ *  - CF_ETIMEDOUT: the watch's timeout passed before f was done. The bridge
+ *    has called cf_future_request_cancel(f) just before this call, so f may
+ *    now be cancelled, or still running (its cancel token raised). The
+ *    bridge drops f afterwards; nothing else is delivered for it.
+ *  - CF_ECANCELED: the bridge was closed before f's completion reached it;
+ *    f may be pending, running or done (cf_future_done tells). The task is
+ *    not cancelled by the bridge.
+ *
+ * Each watch's callback runs exactly once. The callback may submit and
+ * watch again through the same bridge, cancel futures, and close or free
+ * the bridge (the rest of the batch is then delivered as cf_bridge_close
+ * describes).
+ */
+typedef void (*cf_bridge_fn)(cf_future *f, int status, void *userdata);
+
+/**
+ * Creates a bridge with its descriptor: an eventfd (a pipe where eventfd is
+ * missing), non-blocking and close-on-exec. *out receives the bridge,
+ * which is not yet bound to a thread: the first thread to call
+ * cf_bridge_dispatch (or cf_bridge_bind_thread) becomes its loop thread.
+ * Returns 0, CF_EINVAL (out NULL), CF_ENOMEM, CF_EMFILE (no descriptor
+ * left). Never blocks. Any thread.
+ */
+CF_EXTERN int cf_bridge_new(cf_bridge **out);
+
+/**
+ * The descriptor to poll for readability (EPOLLIN, UV_READABLE, EV_READ).
+ * It stays owned by the bridge: do not read, write or close it. It stays
+ * open until cf_bridge_free. Returns the descriptor, or CF_EINVAL for NULL.
+ * Never blocks. Any thread.
+ */
+CF_EXTERN int cf_bridge_fd(const cf_bridge *b);
+
+/**
+ * Makes the calling thread the bridge's loop thread (hand-over from the
+ * thread that first dispatched is allowed, but not while that thread is
+ * inside cf_bridge_dispatch). Returns 0 or CF_EINVAL (NULL). Never blocks.
+ */
+CF_EXTERN int cf_bridge_bind_thread(cf_bridge *b);
+
+/**
+ * Submits fn(arg) to executor with cf_submit and calls on_done(future, 0,
+ * userdata) on the loop thread once it is done (loop.run_in_executor).
+ * *out, if out is not NULL, receives one reference to the future (to
+ * cancel it, for instance: on_done then receives a cancelled future); the
+ * bridge holds its own reference until on_done has run. Returns 0,
+ * CF_EINVAL (b, executor, fn or on_done NULL), CF_ESTATE (the bridge is
+ * closed), CF_ENOMEM, or any error of cf_submit (CF_ESHUTDOWN, CF_EBROKEN,
+ * CF_EAGAIN, CF_EINVAL for a process pool); on error on_done never runs
+ * and no task was left running on the bridge's behalf. Blocks only where
+ * cf_submit blocks (a full bounded queue). Any thread.
+ */
+CF_EXTERN int cf_bridge_submit(cf_bridge *b, cf_executor *executor, cf_fn fn,
+                               void *arg, cf_bridge_fn on_done, void *userdata,
+                               cf_future **out);
+
+/**
+ * Delivers the completion of any future (asyncio.wrap_future): a thread-
+ * or process-pool future, a continuation, or one made by cf_future_new.
+ * on_done(f, 0, userdata) runs on the loop thread once f is done (at the
+ * next dispatch if f is done already). The bridge holds a reference to f
+ * until on_done has run; the caller keeps its own. Watching one future
+ * several times (through one or several bridges) delivers each watch once.
+ * Returns 0, CF_EINVAL (b, f or on_done NULL), CF_ESTATE (the bridge is
+ * closed), CF_ENOMEM. Never blocks. Any thread.
+ *
+ * A future made by cf_future_new that is never completed keeps the
+ * watch's record and the bridge's memory (not its descriptor) alive after
+ * cf_bridge_free: complete or cancel such futures.
+ */
+CF_EXTERN int cf_bridge_watch(cf_bridge *b, cf_future *f, cf_bridge_fn on_done,
+                              void *userdata);
+
+/**
+ * cf_bridge_watch with a loop-side timeout in seconds: if f is not done
+ * when the timeout passes, on_done(f, CF_ETIMEDOUT, userdata) runs on the
+ * loop thread instead, after cf_future_request_cancel(f) (a pending task
+ * is cancelled, a running one sees its cancel token). A negative timeout
+ * is cf_bridge_watch. No thread and no descriptor per watch: the bridge
+ * keeps a deadline heap that cf_bridge_dispatch checks, and
+ * cf_bridge_next_timeout_ms tells the loop how long it may sleep; adding a
+ * watch whose deadline comes before every other makes the descriptor
+ * readable, so a loop that is asleep recomputes its timeout. Returns as
+ * cf_bridge_watch, and CF_EINVAL for a NaN timeout. Never blocks. Any
+ * thread.
+ */
+CF_EXTERN int cf_bridge_watch_timeout(cf_bridge *b, cf_future *f,
+                                      double timeout, cf_bridge_fn on_done,
+                                      void *userdata);
+
+/**
+ * Milliseconds until the earliest watch deadline (rounded up), 0 if one
+ * has passed, -1 if there is none -- the timeout argument for epoll_wait
+ * or poll. CF_EINVAL for NULL. Never blocks. Any thread.
+ */
+CF_EXTERN int cf_bridge_next_timeout_ms(cf_bridge *b);
+
+/**
+ * Runs ready completion callbacks, on the calling thread, in completion
+ * order (deadlines that passed count as completions, at the time of the
+ * call), with no lock held. Call it when the descriptor is readable or the
+ * cf_bridge_next_timeout_ms timeout has passed. At most max callbacks run
+ * (0 = every completion ready when the call starts, not those that arrive
+ * during it), so a flood cannot starve the loop: if completions remain,
+ * the descriptor is left readable and the loop comes back. *ran, if not
+ * NULL, receives the number of callbacks run.
+ *
+ * The first thread to dispatch becomes the loop thread (unless
+ * cf_bridge_bind_thread chose one). Returns 0; CF_EINVAL (b NULL, or
+ * called from a thread that is not the loop thread: nothing runs);
+ * CF_EBUSY (called from inside one of the bridge's callbacks: nothing
+ * runs); CF_ESTATE (the bridge is closed). Never blocks (except in
+ * callbacks).
+ */
+CF_EXTERN int cf_bridge_dispatch(cf_bridge *b, size_t max, size_t *ran);
+
+/**
+ * How many watches (submits included) have not had their callback run.
+ * 0 for NULL. Never blocks. Any thread.
+ */
+CF_EXTERN size_t cf_bridge_pending(cf_bridge *b);
+
+/**
+ * Closes the bridge with work in flight, on the loop thread: later
+ * submits and watches fail with CF_ESTATE, and every callback not yet run
+ * runs now, on the calling thread, before this returns -- first those whose
+ * completion (or timeout) had already reached the bridge, with their
+ * status (0 or CF_ETIMEDOUT), then all others with CF_ECANCELED. No
+ * callback is lost and none runs later. Tasks are not cancelled; their
+ * completions, when they come, are dropped without touching freed memory.
+ * Called from inside a callback, the rest of the current batch is
+ * delivered the same way. The descriptor stays open (a loop may still poll
+ * it) until cf_bridge_free. Returns 0, CF_EINVAL (NULL, or a thread other
+ * than the loop thread once one is bound), CF_ESTATE (already closed).
+ * Never blocks (except in callbacks).
+ */
+CF_EXTERN int cf_bridge_close(cf_bridge *b);
+
+/**
+ * Closes the bridge as cf_bridge_close does if that was not done, closes
+ * its descriptor (stop polling it first) and drops the caller's handle;
+ * the memory goes once no completion in flight can touch it. May be called
+ * from inside a callback. Returns 0, CF_EINVAL (NULL, or a thread other
+ * than the loop thread: nothing is freed). Never blocks (except in
+ * callbacks).
+ */
+CF_EXTERN int cf_bridge_free(cf_bridge *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFUTURES_BRIDGE_H */
