@@ -12,7 +12,9 @@ void cf_test_harness_init(void) {
     multiplier = atof(m);
 }
 
-double cf_test_scale(double seconds) { return seconds * multiplier; }
+double cf_test_scale(double seconds) {
+  return seconds * multiplier;
+}
 
 void cf_test_tcase_timeout(TCase *tc, double seconds) {
   tcase_set_timeout(tc, cf_test_scale(seconds));
@@ -32,11 +34,119 @@ static int count_dir(const char *path) {
 }
 
 /* opendir's own descriptor is counted by both calls alike. */
-int cf_test_count_fds(void) { return count_dir("/proc/self/fd"); }
-int cf_test_count_threads(void) { return count_dir("/proc/self/task"); }
+int cf_test_count_fds(void) {
+  return count_dir("/proc/self/fd");
+}
+int cf_test_count_threads(void) {
+  return count_dir("/proc/self/task");
+}
 
 void cf_test_sleep_ms(double ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (time_t)(ms / 1000) * 1000) * 1e6)};
+  struct timespec ts = {(time_t)(ms / 1000),
+                        (long)((ms - (time_t)(ms / 1000) * 1000) * 1e6)};
   while (nanosleep(&ts, &ts) != 0)
     ;
+}
+
+double cf_test_elapsed(uint64_t start_ns) {
+  return (double)(cf_now_ns() - start_ns) / 1e9;
+}
+
+long cf_test_stress_count(long base) {
+  const char *s = getenv("CF_STRESS_SCALE");
+  if (s != NULL && atof(s) > 0)
+    base = (long)((double)base / atof(s));
+  if (CF_TEST_TSAN)
+    base /= 10;
+  return base < 1 ? 1 : base;
+}
+
+void cf_test_gate_init(cf_test_gate *g) {
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  g->open = false;
+  g->arrived = 0;
+}
+
+void cf_test_gate_destroy(cf_test_gate *g) {
+  pthread_cond_destroy(&g->cv);
+  pthread_mutex_destroy(&g->mu);
+}
+
+void cf_test_gate_open(cf_test_gate *g) {
+  pthread_mutex_lock(&g->mu);
+  g->open = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+void cf_test_gate_pass(cf_test_gate *g) {
+  pthread_mutex_lock(&g->mu);
+  g->arrived++;
+  pthread_cond_broadcast(&g->cv);
+  while (!g->open)
+    pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+bool cf_test_gate_wait_arrivals(cf_test_gate *g, int k, double timeout) {
+  uint64_t start = cf_now_ns();
+  pthread_mutex_lock(&g->mu);
+  while (g->arrived < k && cf_test_elapsed(start) < timeout) {
+    pthread_mutex_unlock(&g->mu);
+    cf_test_sleep_ms(1);
+    pthread_mutex_lock(&g->mu);
+  }
+  bool ok = g->arrived >= k;
+  pthread_mutex_unlock(&g->mu);
+  return ok;
+}
+
+int cf_test_task_identity(void *arg, void **result) {
+  *result = arg;
+  return 0;
+}
+
+int cf_test_task_fail(void *arg, void **result) {
+  (void)result;
+  return (int)(intptr_t)arg;
+}
+
+int cf_test_task_gate(void *arg, void **result) {
+  cf_test_gate_pass(arg);
+  *result = arg;
+  return 0;
+}
+
+int cf_test_task_sleep(void *arg, void **result) {
+  cf_test_sleep_ms((double)(intptr_t)arg);
+  *result = arg;
+  return 0;
+}
+
+int cf_test_task_count(void *arg, void **result) {
+  atomic_fetch_add((atomic_int *)arg, 1);
+  *result = NULL;
+  return 0;
+}
+
+bool cf_test_poll(bool (*pred)(void *), void *ctx, double timeout) {
+  uint64_t start = cf_now_ns();
+  double limit = cf_test_scale(timeout);
+  while (!pred(ctx)) {
+    if (cf_test_elapsed(start) > limit)
+      return pred(ctx);
+    cf_test_sleep_ms(1);
+  }
+  return true;
+}
+
+cf_executor *cf_test_pool(int max_workers) {
+  cf_thread_pool_options o;
+  cf_thread_pool_options_init(&o);
+  o.max_workers = max_workers;
+  cf_executor *ex = NULL;
+  ck_assert_int_eq(cf_thread_pool_new(&o, &ex), 0);
+  ck_assert_ptr_nonnull(ex);
+  return ex;
 }

@@ -1,11 +1,28 @@
 /* Shared test helpers: timeouts scaled by TIMEOUT_MULTIPLIER, a census of
- * the process's descriptors and threads, small task functions. */
+ * the process's descriptors and threads, gates that hold tasks until a test
+ * releases them, and small task functions. */
 #ifndef CF_TEST_HARNESS_H
 #define CF_TEST_HARNESS_H
 
-#include <check.h>
 #include <cfutures.h>
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* Sanitizer builds run much slower; stress counts shrink there. */
+#if defined(__SANITIZE_THREAD__)
+#define CF_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CF_TEST_TSAN 1
+#endif
+#endif
+#ifndef CF_TEST_TSAN
+#define CF_TEST_TSAN 0
+#endif
 
 void cf_test_harness_init(void);
 /* base seconds x TIMEOUT_MULTIPLIER (default 1). */
@@ -17,5 +34,46 @@ int cf_test_count_fds(void);
 int cf_test_count_threads(void);
 /* Sleeps for ms milliseconds. */
 void cf_test_sleep_ms(double ms);
+/* Seconds elapsed since start_ns (from cf_now_ns). */
+double cf_test_elapsed(uint64_t start_ns);
+/* A stress count: base divided by CF_STRESS_SCALE (if set) and by 10 under
+ * ThreadSanitizer; never below 1. */
+long cf_test_stress_count(long base);
+
+/* A gate holds tasks until the test opens it; it also counts arrivals so a
+ * test can wait until k tasks are parked on it. */
+typedef struct cf_test_gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool open;
+  int arrived;
+} cf_test_gate;
+
+void cf_test_gate_init(cf_test_gate *g);
+void cf_test_gate_destroy(cf_test_gate *g);
+void cf_test_gate_open(cf_test_gate *g);
+/* Blocks until the gate opens (counts as one arrival). */
+void cf_test_gate_pass(cf_test_gate *g);
+/* Waits up to timeout seconds for at least k arrivals; true if reached. */
+bool cf_test_gate_wait_arrivals(cf_test_gate *g, int k, double timeout);
+
+/* Task functions. */
+/* *result = arg, returns 0. */
+int cf_test_task_identity(void *arg, void **result);
+/* Returns (int)(intptr_t)arg as its error code. */
+int cf_test_task_fail(void *arg, void **result);
+/* arg is a cf_test_gate: passes it, *result = arg. */
+int cf_test_task_gate(void *arg, void **result);
+/* Sleeps (intptr_t)arg milliseconds, *result = arg. */
+int cf_test_task_sleep(void *arg, void **result);
+/* arg is an atomic_int: increments it, *result = NULL. */
+int cf_test_task_count(void *arg, void **result);
+
+/* Waits until pred(ctx) or timeout seconds passed; returns pred's value. */
+bool cf_test_poll(bool (*pred)(void *), void *ctx, double timeout);
+
+/* Pool with max_workers workers (other options default), asserting
+ * success. */
+cf_executor *cf_test_pool(int max_workers);
 
 #endif
