@@ -1,0 +1,104 @@
+# Installation: headers, the shared library (versioned SONAME) and the
+# static one, the executor program and the event-loop adapters where they
+# are built, a pkg-config file per library, and a relocatable CMake package
+# (find_package(cfutures) -> cfutures::cfutures). Also the tests that check
+# all of that from the outside. Included at the end of the root
+# CMakeLists.txt, once every target exists.
+include(CMakePackageConfigHelpers)
+
+set(CF_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/cfutures CACHE STRING
+    "Where the CMake package files are installed, relative to the prefix")
+
+# The header's version macros are what consumers see at compile time; they
+# must agree with the project version the library is installed as.
+file(STRINGS ${PROJECT_SOURCE_DIR}/include/cfutures.h CF_VERSION_LINES
+     REGEX "^#define CF_VERSION_(MAJOR|MINOR|PATCH) ")
+set(CF_HEADER_VERSION)
+foreach(part MAJOR MINOR PATCH)
+  string(REGEX MATCH "CF_VERSION_${part} ([0-9]+)" _ "${CF_VERSION_LINES}")
+  list(APPEND CF_HEADER_VERSION ${CMAKE_MATCH_1})
+endforeach()
+string(REPLACE ";" "." CF_HEADER_VERSION "${CF_HEADER_VERSION}")
+if(NOT CF_HEADER_VERSION STREQUAL PROJECT_VERSION)
+  message(FATAL_ERROR "include/cfutures.h says version ${CF_HEADER_VERSION}, "
+                      "CMakeLists.txt says ${PROJECT_VERSION}: keep them equal")
+endif()
+
+set(CF_INSTALL_TARGETS cfutures cfutures_static)
+foreach(adapter uv event)
+  if(TARGET cfutures_${adapter})
+    list(APPEND CF_INSTALL_TARGETS cfutures_${adapter})
+  endif()
+endforeach()
+
+install(TARGETS ${CF_INSTALL_TARGETS} EXPORT cfuturesTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(TARGET executor)
+  install(TARGETS executor RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h")
+
+# CMake package: relocatable, so `cmake --install --prefix` anywhere works.
+install(EXPORT cfuturesTargets NAMESPACE cfutures::
+        FILE cfuturesTargets.cmake DESTINATION ${CF_INSTALL_CMAKEDIR})
+configure_package_config_file(cmake/cfuturesConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/cfuturesConfig.cmake
+  INSTALL_DESTINATION ${CF_INSTALL_CMAKEDIR})
+# 0.x releases may break the API between minor versions.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/cfuturesConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/cfuturesConfig.cmake
+              ${PROJECT_BINARY_DIR}/cfuturesConfigVersion.cmake
+        DESTINATION ${CF_INSTALL_CMAKEDIR})
+
+# pkg-config: the prefix is found from the .pc file's own place, so the
+# files stay right wherever the tree is installed.
+set(CF_PC_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(IS_ABSOLUTE "${CF_PC_DIR}")
+  set(CF_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH CF_PC_UP "/${CF_PC_DIR}" "/")
+  string(REGEX REPLACE "/$" "" CF_PC_UP "${CF_PC_UP}")
+  set(CF_PC_PREFIX "\${pcfiledir}/${CF_PC_UP}")
+endif()
+foreach(dir LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${dir}}")
+    set(CF_PC_${dir} "${CMAKE_INSTALL_${dir}}")
+  else()
+    set(CF_PC_${dir} "\${prefix}/${CMAKE_INSTALL_${dir}}")
+  endif()
+endforeach()
+configure_file(cfutures.pc.in ${PROJECT_BINARY_DIR}/cfutures.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/cfutures.pc DESTINATION ${CF_PC_DIR})
+set(CF_PC_REQUIRES_uv libuv)
+set(CF_PC_REQUIRES_event libevent)
+foreach(adapter uv event)
+  if(TARGET cfutures_${adapter})
+    set(CF_PC_ADAPTER ${adapter})
+    set(CF_PC_ADAPTER_REQUIRES ${CF_PC_REQUIRES_${adapter}})
+    configure_file(cmake/cfutures-adapter.pc.in
+                   ${PROJECT_BINARY_DIR}/cfutures-${adapter}.pc @ONLY)
+    install(FILES ${PROJECT_BINARY_DIR}/cfutures-${adapter}.pc
+            DESTINATION ${CF_PC_DIR})
+  endif()
+endforeach()
+
+# API reference: `make docs` (HTML in <build>/docs/html). Any undocumented
+# public symbol or doc error fails the build.
+find_package(Doxygen QUIET)
+if(DOXYGEN_FOUND)
+  configure_file(Doxyfile.in ${PROJECT_BINARY_DIR}/Doxyfile @ONLY)
+  add_custom_target(docs
+    COMMAND ${DOXYGEN_EXECUTABLE} ${PROJECT_BINARY_DIR}/Doxyfile
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
+    COMMENT "API reference into ${PROJECT_BINARY_DIR}/docs/html"
+    VERBATIM)
+endif()
+
+if(CF_BUILD_TESTS)
+  add_subdirectory(tests/install)
+endif()

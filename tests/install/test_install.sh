@@ -1,0 +1,46 @@
+#!/bin/sh
+# Installs the build tree into a temporary prefix, then builds the consumer
+# program against it with pkg-config, with find_package (shared and static)
+# and runs each.
+# Usage: test_install.sh BUILD_DIR CONSUMER_SRC CMAKE CC VERSION
+set -eu
+build=$1 src=$2 cmake=$3 cc=$4 version=$5
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cfutures-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+"$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" ||
+  { cat "$tmp/install.log"; exit 1; }
+
+pc=$(find "$prefix" -name cfutures.pc)
+[ -n "$pc" ] || { echo "cfutures.pc not installed"; exit 1; }
+libdir=$(dirname "$(dirname "$pc")")
+test -f "$prefix/include/cfutures.h"
+test -f "$libdir/libcfutures.a"
+soname=$(readelf -d "$libdir/libcfutures.so" | sed -n 's/.*SONAME.*\[\(.*\)\].*/\1/p')
+[ "$soname" = "libcfutures.so.${version%%.*}" ] ||
+  { echo "unexpected SONAME '$soname'"; exit 1; }
+test -f "$libdir/$soname"
+test -f "$libdir/cmake/cfutures/cfuturesConfig.cmake"
+if [ -f "$build/executor/executor" ]; then
+  test -x "$prefix/bin/executor"
+fi
+
+echo "== pkg-config"
+export PKG_CONFIG_PATH="$(dirname "$pc")"
+[ "$(pkg-config --modversion cfutures)" = "$version" ]
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer_pc" "$src/consumer.c" \
+  $(pkg-config --cflags --libs cfutures)
+LD_LIBRARY_PATH=$libdir "$tmp/consumer_pc"
+
+for kind in shared static; do
+  echo "== find_package, $kind"
+  "$cmake" -S "$src" -B "$tmp/build-$kind" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_C_COMPILER="$cc" -DCONSUMER_STATIC=$([ $kind = static ] && echo ON || echo OFF) \
+    >"$tmp/cmake-$kind.log" || { cat "$tmp/cmake-$kind.log"; exit 1; }
+  "$cmake" --build "$tmp/build-$kind" >"$tmp/build-$kind.log" ||
+    { cat "$tmp/build-$kind.log"; exit 1; }
+  "$tmp/build-$kind/consumer"
+done
+echo "install test passed"
