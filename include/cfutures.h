@@ -604,5 +604,6 @@ CF_EXTERN int cf_cpu_count(void);
 /* Further parts of the API, each in its own header (one line each). */
 #include "cfutures/channel.h"
 #include "cfutures/semaphore.h"
+#include "cfutures/bridge.h"
 
 #endif /* CFUTURES_H */

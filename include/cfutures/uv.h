@@ -1,0 +1,71 @@
+/*
+ * The bridge on a libuv loop (library cfutures_uv, pkg-config libuv).
+ *
+ *   cf_uv_bridge ub;
+ *   cf_uv_bridge_init(uv_default_loop(), &ub);        // on the loop thread
+ *   cf_bridge_submit(ub.bridge, pool, work, arg, on_done, ctx, NULL);
+ *   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+ *   ... and, from a callback on the loop, when done:
+ *   cf_uv_bridge_close(&ub, on_closed);
+ *
+ * The adapter polls the bridge's descriptor with a uv_poll_t and serves the
+ * bridge's deadlines (cf_bridge_watch_timeout) with one uv_timer_t. Both
+ * handles are active until cf_uv_bridge_close, so they keep uv_run going,
+ * as a uv_async_t would; uv_unref((uv_handle_t *)&ub.poll) stops that.
+ */
+#ifndef CFUTURES_UV_H
+#define CFUTURES_UV_H
+
+#include "bridge.h"
+
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cf_uv_bridge cf_uv_bridge;
+
+/** Called on the loop thread once the adapter's handles are closed. */
+typedef void (*cf_uv_close_cb)(cf_uv_bridge *ub);
+
+/* Allocated by the caller (like a libuv handle), valid until the close
+ * callback has run. */
+struct cf_uv_bridge {
+  /* The bridge to submit and watch through (read-only). */
+  cf_bridge *bridge;
+  /* Most completion callbacks per loop iteration; 0 = every completion
+   * ready. 256 after init; may be changed on the loop thread. */
+  size_t max_per_dispatch;
+  /* For the user. */
+  void *data;
+  /* Private. */
+  uv_poll_t poll;
+  uv_timer_t timer;
+  cf_uv_close_cb close_cb;
+  int closing;
+};
+
+/**
+ * Creates a bridge bound to the calling thread, which must be the one that
+ * runs loop, and starts polling it on loop. Returns 0, CF_EINVAL (loop or
+ * ub NULL), the errors of cf_bridge_new, or a libuv error code (a negative
+ * errno) from uv_poll_init. On error nothing is left open. Never blocks.
+ */
+CF_EXTERN int cf_uv_bridge_init(uv_loop_t *loop, cf_uv_bridge *ub);
+
+/**
+ * Closes the bridge (every callback not yet run runs now, with the status
+ * cf_bridge_close gives it) and starts closing the adapter's handles with
+ * uv_close; once they are closed the bridge is freed and close_cb (may be
+ * NULL) runs, after which ub may be freed. May be called from inside a
+ * completion callback. Returns 0, CF_EINVAL (NULL, or not the loop
+ * thread), CF_ESTATE (already closing). Loop thread only. Never blocks.
+ */
+CF_EXTERN int cf_uv_bridge_close(cf_uv_bridge *ub, cf_uv_close_cb close_cb);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFUTURES_UV_H */
