@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Runs every benchmark listed in bench/suites.txt and prints the table.
+
+Each registered command runs one measurement pass and prints one JSON object
+per result line:
+
+  {"workload": "W5", "case": "64B round trip", "impl": "cfutures",
+   "value": 21.3, "unit": "us", "better": "lower"}
+
+The commands run K times each, interleaved (round-robin over the commands,
+so that a slow spell of the machine hits every implementation alike, rather
+than one of them K times). For each (workload, case, impl) the table gives
+the median of the K values, their min and max, and, for every peer, how
+many times better or worse cfutures is on that row.
+
+  python3 bench/run.py [--build build/bench] [--quick] [--runs K]
+                       [--only W1,W2] [--json]
+
+The registry, bench/suites.txt, has one line per command:
+  <workload-id> <command line>
+run from the build's bench/ directory; ${SRC} stands for the source tree's
+root (so ${SRC}/bench/py_bench.py is a script beside this one).
+"""
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "MEM", "FLOOR"]
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description="Run cfutures' benchmarks and its peers side by side.")
+    ap.add_argument("--build", default="build/bench",
+                    help="the build's bench directory (default build/bench)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a short pass: every command gets --quick")
+    ap.add_argument("--runs", type=int, default=0,
+                    help="runs per command (default 5, or 3 with --quick)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated workload ids to run, e.g. W1,W2")
+    ap.add_argument("--json", action="store_true",
+                    help="print the aggregate as JSON instead of a table")
+    ap.add_argument("--timeout", type=float, default=300.0,
+                    help="seconds before one run of a command is killed")
+    ap.add_argument("--suites", default=os.path.join(HERE, "suites.txt"),
+                    help="the registry (default: bench/suites.txt)")
+    args = ap.parse_args(argv)
+    if args.runs <= 0:
+        args.runs = 3 if args.quick else 5
+    return args
+
+
+def substitute(token, src):
+    return token.replace("${SRC}", src)
+
+
+def expand(cmdline):
+    """Splits a registry command and expands ${SRC}.
+
+    ${SRC} is the source root; a line written with ${SRC} meaning the source
+    bench/ directory is accepted too, when only that reading names existing
+    files."""
+    tokens = shlex.split(cmdline)
+    if not any("${SRC}" in t for t in tokens):
+        return tokens
+    for src in (ROOT, HERE):
+        out = [substitute(t, src) for t in tokens]
+        paths = [o for t, o in zip(tokens, out) if "${SRC}" in t]
+        if all(os.path.exists(p) for p in paths):
+            return out
+    return [substitute(t, ROOT) for t in tokens]
+
+
+def read_registry(path, only):
+    entries = []
+    with open(path, encoding="utf-8") as fp:
+        for lineno, line in enumerate(fp, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split(None, 1)
+            if len(parts) != 2:
+                print("run.py: %s:%d: no command, ignored" % (path, lineno),
+                      file=sys.stderr)
+                continue
+            wid, cmd = parts
+            if only and wid not in only:
+                continue
+            entries.append((wid, cmd))
+    return entries
+
+
+def program_missing(argv0, cwd):
+    if os.sep in argv0:
+        path = argv0 if os.path.isabs(argv0) else os.path.join(cwd, argv0)
+        return not (os.path.isfile(path) and os.access(path, os.X_OK))
+    return shutil.which(argv0) is None
+
+
+def run_once(argv, cwd, timeout):
+    """Runs one pass. Returns (records, error or None, seconds)."""
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout or b""
+        return parse_records(out), "timed out after %gs" % timeout, timeout
+    except OSError as e:
+        return [], str(e), time.monotonic() - t0
+    dt = time.monotonic() - t0
+    records = parse_records(proc.stdout)
+    err = None
+    if proc.returncode != 0:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        err = "exit status %d%s" % (proc.returncode,
+                                    (": " + tail[-1]) if tail else "")
+    elif not records:
+        err = "printed no result"
+    return records, err, dt
+
+
+def parse_records(out):
+    records = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            r = json.loads(line)
+            float(r["value"])
+            for key in ("workload", "case", "impl"):
+                r[key] = str(r[key])
+        except (ValueError, KeyError, TypeError):
+            continue
+        r.setdefault("unit", "")
+        r.setdefault("better", "lower")
+        records.append(r)
+    return records
+
+
+def aggregate(records):
+    groups = {}
+    order = []
+    for r in records:
+        key = (r["workload"], r["case"], r["impl"])
+        if key not in groups:
+            groups[key] = {"workload": r["workload"], "case": r["case"],
+                           "impl": r["impl"], "unit": r["unit"],
+                           "better": r["better"], "values": []}
+            order.append(key)
+        groups[key]["values"].append(float(r["value"]))
+    rows = []
+    for key in order:
+        g = groups[key]
+        v = g.pop("values")
+        g.update(median=statistics.median(v), min=min(v), max=max(v),
+                 runs=len(v))
+        rows.append(g)
+    # cfutures / peer, oriented so that > 1 means cfutures is better.
+    ours = {(g["workload"], g["case"]): g for g in rows
+            if g["impl"] == "cfutures"}
+    for g in rows:
+        mine = ours.get((g["workload"], g["case"]))
+        g["cfutures_better_by"] = None
+        if g["impl"] == "cfutures" or not mine:
+            continue
+        a, b = mine["median"], g["median"]
+        if a <= 0 or b <= 0:
+            continue
+        g["cfutures_better_by"] = a / b if g["better"] == "higher" else b / a
+    return rows
+
+
+def sort_rows(rows):
+    def wkey(w):
+        return (ORDER.index(w) if w in ORDER else len(ORDER), w)
+    case_pos = {}
+    for g in rows:
+        case_pos.setdefault((g["workload"], g["case"]), len(case_pos))
+    return sorted(rows, key=lambda g: (wkey(g["workload"]),
+                                       case_pos[(g["workload"], g["case"])],
+                                       g["impl"] != "cfutures", g["impl"]))
+
+
+def fmt(x):
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 100:
+        return "%.0f" % x
+    if a >= 10:
+        return "%.1f" % x
+    if a >= 1:
+        return "%.2f" % x
+    return "%.3g" % x
+
+
+def ratio_text(r):
+    if r is None:
+        return ""
+    if r >= 1:
+        return "cfutures is %sx better" % fmt(r)
+    return "cfutures is %sx worse" % fmt(1 / r)
+
+
+def print_table(rows, failures, skipped, runs):
+    table = [("workload", "case", "impl", "median (min-max)", "unit",
+              "vs cfutures")]
+    last = None
+    for g in sort_rows(rows):
+        w = g["workload"]
+        if last is not None and w != last:
+            table.append(None)
+        last = w
+        table.append((w, g["case"], g["impl"],
+                      "%s (%s-%s)" % (fmt(g["median"]), fmt(g["min"]),
+                                      fmt(g["max"])),
+                      g["unit"], ratio_text(g["cfutures_better_by"])))
+    widths = [max(len(r[i]) for r in table if r) for i in range(6)]
+    for r in table:
+        if r is None:
+            print()
+            continue
+        print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+    print("\nmedians of %d interleaved runs per command" % runs)
+    for wid, cmd, why in skipped:
+        print("skipped  [%s] %s: %s" % (wid, cmd, why))
+    for wid, cmd, why in failures:
+        print("FAILED   [%s] %s: %s" % (wid, cmd, why))
+
+
+def main(argv):
+    args = parse_args(argv)
+    build = os.path.abspath(args.build)
+    if not os.path.isdir(build):
+        print("run.py: no build directory %s (build with cmake, then pass "
+              "--build BUILD/bench)" % build, file=sys.stderr)
+        return 2
+    only = set(w.strip() for w in args.only.split(",") if w.strip())
+    entries = read_registry(args.suites, only)
+
+    commands, skipped = [], []
+    for wid, cmd in entries:
+        argv_cmd = expand(cmd)
+        if not argv_cmd:
+            continue
+        if program_missing(argv_cmd[0], build):
+            skipped.append((wid, cmd, "%s is not built or not installed"
+                            % argv_cmd[0]))
+            continue
+        missing = [t for t, o in zip(shlex.split(cmd), argv_cmd)
+                   if "${SRC}" in t and not os.path.exists(o)]
+        if missing:
+            skipped.append((wid, cmd, "%s not found" % missing[0]))
+            continue
+        if args.quick:
+            argv_cmd = argv_cmd + ["--quick"]
+        commands.append((wid, cmd, argv_cmd))
+
+    records, failures = [], []
+    failed = set()
+    started = time.monotonic()
+    for run in range(args.runs):
+        for i, (wid, cmd, argv_cmd) in enumerate(commands):
+            print("run %d/%d  [%d/%d] %s" % (run + 1, args.runs, i + 1,
+                                             len(commands), cmd),
+                  file=sys.stderr, flush=True)
+            got, err, _ = run_once(argv_cmd, build, args.timeout)
+            records.extend(got)
+            if err:
+                print("  -> %s" % err, file=sys.stderr, flush=True)
+                if cmd not in failed:
+                    failed.add(cmd)
+                    failures.append((wid, cmd, "run %d: %s" % (run + 1, err)))
+    rows = aggregate(records)
+    elapsed = time.monotonic() - started
+
+    if args.json:
+        json.dump({"runs": args.runs, "quick": args.quick,
+                   "seconds": round(elapsed, 1), "results": sort_rows(rows),
+                   "skipped": [{"workload": w, "command": c, "why": y}
+                               for w, c, y in skipped],
+                   "failed": [{"workload": w, "command": c, "why": y}
+                              for w, c, y in failures]},
+                  sys.stdout, indent=1)
+        print()
+    else:
+        print_table(rows, failures, skipped, args.runs)
+        print("%d commands in %.0f s" % (len(commands), elapsed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
