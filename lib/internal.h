@@ -32,11 +32,15 @@ struct cf__callback {
   struct cf__callback *next;
   cf_done_fn fn;
   void *userdata;
+  bool heap; /* allocated by cf_future_on_done, freed after it ran */
 };
 
 /* The executor kinds. Each implements what it supports; NULL = CF_ENOSYS. */
 struct cf__executor_vtable {
   const char *kind;
+  /* Runs cf_fn tasks (cf_submit, cf_future_then); false for kinds that
+   * take other tasks (process pools take bytes). */
+  bool takes_fn;
   /* Queue f (refs already taken for the executor). 0 or a CF_E* code; on
    * error the executor holds no reference. */
   int (*submit)(cf_executor *ex, cf_future *f);
@@ -59,8 +63,6 @@ struct cf__executor_vtable {
 
 struct cf_executor {
   const struct cf__executor_vtable *vt;
-  /* 1 until cf_executor_free; guards against frees racing each other. */
-  atomic_int freeing;
 };
 
 struct cf_future {
@@ -132,6 +134,18 @@ int cf__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
 
 /* executor.c */
 int cf__executor_submit_future(cf_executor *ex, cf_future *f);
+/* Owner of continuations run inline: no queue, no submit. */
+extern cf_executor cf__inline_executor;
+
+/* wait.c */
+/* Waits until the condition holds or the deadline passes. mode is a
+ * cf_return_when; cancelled_fails makes a cancelled future count as a
+ * failure (gather). Returns 0 or CF_ETIMEDOUT, CF_ENOMEM. */
+int cf__wait_many(cf_future *const *fs, size_t n, uint64_t deadline, int mode,
+                  bool cancelled_fails);
+/* Writes the distinct futures of fs (first occurrences, in order) to out
+ * (room for n) and returns how many; -1 on ENOMEM. */
+ptrdiff_t cf__distinct(cf_future *const *fs, size_t n, cf_future **out);
 
 /* error.c */
 char *cf__strdup(const char *s);

@@ -1,0 +1,66 @@
+/* The generic executor calls: argument checks, then the kind's vtable. */
+#include "internal.h"
+
+static const struct cf__executor_vtable inline_vtable = {.kind = "inline"};
+cf_executor cf__inline_executor = {.vt = &inline_vtable};
+
+int cf__executor_submit_future(cf_executor *ex, cf_future *f) {
+  if (!ex->vt->takes_fn || ex->vt->submit == NULL)
+    return CF_EINVAL;
+  return ex->vt->submit(ex, f);
+}
+
+int cf_submit(cf_executor *ex, cf_fn fn, void *arg, cf_future **out) {
+  if (ex == NULL || fn == NULL || !ex->vt->takes_fn || ex->vt->submit == NULL)
+    return CF_EINVAL;
+  cf_future *f = cf__future_alloc(ex, fn, arg);
+  if (f == NULL)
+    return CF_ENOMEM;
+  if (out != NULL)
+    cf_future_retain(f); /* one for the caller, one for the queue */
+  int rc = ex->vt->submit(ex, f);
+  if (rc != 0) {
+    if (out != NULL)
+      cf_future_release(f);
+    cf_future_release(f);
+    return rc;
+  }
+  if (out != NULL)
+    *out = f;
+  return 0;
+}
+
+int cf_shutdown(cf_executor *ex, unsigned flags) {
+  if (ex == NULL || ex->vt->shutdown == NULL ||
+      (flags & ~(unsigned)(CF_SHUTDOWN_WAIT | CF_SHUTDOWN_CANCEL_FUTURES)))
+    return CF_EINVAL;
+  return ex->vt->shutdown(ex, flags);
+}
+
+int cf_executor_free(cf_executor *ex) {
+  if (ex == NULL || ex->vt->destroy == NULL)
+    return CF_EINVAL;
+  if (ex->vt->is_worker_thread != NULL && ex->vt->is_worker_thread(ex))
+    return CF_EDEADLK;
+  int rc = ex->vt->shutdown(ex, CF_SHUTDOWN_WAIT);
+  if (rc != 0)
+    return rc;
+  ex->vt->destroy(ex);
+  return 0;
+}
+
+int cf_executor_stats_get(cf_executor *ex, cf_executor_stats *out) {
+  if (ex == NULL || out == NULL)
+    return CF_EINVAL;
+  if (ex->vt->stats == NULL)
+    return CF_ENOSYS;
+  return ex->vt->stats(ex, out);
+}
+
+int cf_executor_resize(cf_executor *ex, int max_workers) {
+  if (ex == NULL || max_workers < 1)
+    return CF_EINVAL;
+  if (ex->vt->resize == NULL)
+    return CF_ENOSYS;
+  return ex->vt->resize(ex, max_workers);
+}
