@@ -9,13 +9,13 @@ bad=$(printf '%s\n' "$syms" |
       grep -v -E '^(cf_[A-Za-z0-9_]+|_init|_fini|_edata|_end|__bss_start)$' || true)
 if [ -n "$bad" ]; then
   echo "symbols exported from $lib outside the API:"
-  printf '  %s\n' $bad
+  printf '%s\n' "$bad" | sed 's/^/  /'
   exit 1
 fi
 internal=$(printf '%s\n' "$syms" | grep -E '^cf__' || true)
 if [ -n "$internal" ]; then
   echo "internal (cf__) symbols exported from $lib:"
-  printf '  %s\n' $internal
+  printf '%s\n' "$internal" | sed 's/^/  /'
   exit 1
 fi
 echo "$(printf '%s\n' "$syms" | grep -c '^cf_') cf_ symbols exported, nothing else"

@@ -27,7 +27,8 @@ if [ -f "$build/executor/executor" ]; then
 fi
 
 echo "== pkg-config"
-export PKG_CONFIG_PATH="$(dirname "$pc")"
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
 [ "$(pkg-config --modversion cfutures)" = "$version" ]
 # shellcheck disable=SC2046
 "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer_pc" "$src/consumer.c" \
@@ -36,8 +37,10 @@ LD_LIBRARY_PATH=$libdir "$tmp/consumer_pc"
 
 for kind in shared static; do
   echo "== find_package, $kind"
+  static=OFF
+  [ "$kind" = static ] && static=ON
   "$cmake" -S "$src" -B "$tmp/build-$kind" -DCMAKE_PREFIX_PATH="$prefix" \
-    -DCMAKE_C_COMPILER="$cc" -DCONSUMER_STATIC=$([ $kind = static ] && echo ON || echo OFF) \
+    -DCMAKE_C_COMPILER="$cc" -DCONSUMER_STATIC=$static \
     >"$tmp/cmake-$kind.log" || { cat "$tmp/cmake-$kind.log"; exit 1; }
   "$cmake" --build "$tmp/build-$kind" >"$tmp/build-$kind.log" ||
     { cat "$tmp/build-$kind.log"; exit 1; }

@@ -1,0 +1,45 @@
+# shellcheck shell=sh disable=SC2034 # the variables are used by the scripts that source this
+# Sourced by scripts/demo, scripts/check and .ci/run: the Debian packages the
+# build uses, and a function that installs the ones that are missing.
+
+# Needed to build the library, the executor and the tests.
+CF_PACKAGES_BUILD="build-essential cmake pkg-config check"
+# Optional: each enables one part and is skipped when absent -- the libuv
+# and libevent bridge adapters (and their examples), the API reference.
+CF_PACKAGES_OPTIONAL="libuv1-dev libevent-dev doxygen"
+# Optional, for the benchmarks' peers only.
+CF_PACKAGES_BENCH="libglib2.0-dev python3 parallel"
+
+# install_missing PKG...: apt-get installs those not installed yet, as root
+# or through sudo. Does nothing when all are there; on a system without
+# apt-get it says what to install and goes on.
+install_missing() {
+  missing=
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null |
+        grep -qx installed; then
+      missing="$missing $pkg"
+    fi
+  done
+  [ -n "$missing" ] || return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "Please install:$missing (no apt-get here; going on without them)" >&2
+    return 0
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo=sudo
+  else
+    echo "Missing:$missing -- run as root or install sudo" >&2
+    return 1
+  fi
+  echo "Installing:$missing"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  # shellcheck disable=SC2086
+  $sudo env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends $missing
+}
+
+# Parallel build jobs: one per CPU unless JOBS says otherwise.
+CF_JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
