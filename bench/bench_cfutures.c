@@ -203,14 +203,12 @@ static int run_mem(const bench_args *a) {
   check(cf_submit(ex, gate_task, NULL, NULL), "cf_submit");
   size_t before = bench_rss_bytes();
   for (long i = 0; i < n; i++)
-    check(cf_submit(ex, noop, NULL, with_futures ? &fs[i] : NULL),
-          "cf_submit");
+    check(cf_submit(ex, noop, NULL, with_futures ? &fs[i] : NULL), "cf_submit");
   size_t after = bench_rss_bytes();
   bench_gate_open(&gate);
   if (with_futures) {
-    check(
-        cf_wait(fs, (size_t)n, -1, CF_ALL_COMPLETED, NULL, NULL, NULL, NULL),
-        "cf_wait");
+    check(cf_wait(fs, (size_t)n, -1, CF_ALL_COMPLETED, NULL, NULL, NULL, NULL),
+          "cf_wait");
     for (long i = 0; i < n; i++)
       cf_future_release(fs[i]);
   }

@@ -74,8 +74,7 @@ void bench_emit(const char *workload, const char *kase, const char *impl,
 }
 
 int bench_unsupported(const char *prog, const char *workload) {
-  fprintf(stderr, "%s: workload %s is not implemented here\n", prog,
-          workload);
+  fprintf(stderr, "%s: workload %s is not implemented here\n", prog, workload);
   return 2;
 }
 
