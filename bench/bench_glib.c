@@ -97,10 +97,10 @@ static int run_w3(const bench_args *a) {
   long n = bench_args_n(a, BENCH_W3_TASKS, BENCH_W3_TASKS_QUICK);
   w3_iters = bench_spin_calibrate(BENCH_W3_TASK_MS);
   uint64_t sink = 0;
-  uint64_t t0 = bench_now_ns();
+  uint64_t t0 = bench_thread_cpu_ns();
   for (long i = 0; i < n; i++)
     sink += bench_spin_work(w3_iters, (uint64_t)i + 1);
-  uint64_t serial = bench_now_ns() - t0;
+  uint64_t serial = bench_thread_cpu_ns() - t0;
   spin_item *items = calloc((size_t)n, sizeof *items);
   GAsyncQueue *replies = g_async_queue_new();
   GThreadPool *p = pool_new(spin_task, replies, P);

@@ -39,10 +39,10 @@ static int run_w3(const bench_args *a) {
   uint64_t iters = bench_spin_calibrate(BENCH_W3_TASK_MS);
   uint64_t *results = calloc((size_t)n, sizeof *results);
   uint64_t sink = 0;
-  uint64_t t0 = bench_now_ns();
+  uint64_t t0 = bench_thread_cpu_ns();
   for (long i = 0; i < n; i++)
     sink += bench_spin_work(iters, (uint64_t)i + 1);
-  uint64_t serial = bench_now_ns() - t0;
+  uint64_t serial = bench_thread_cpu_ns() - t0;
   t0 = bench_now_ns();
 #pragma omp parallel num_threads(P)
 #pragma omp single

@@ -16,7 +16,9 @@ void bench_report_w1(const char *impl, int pool, const char *suffix, long n,
 void bench_report_w2(const char *impl, const char *prefix, double *samples,
                      size_t n);
 
-/* W3: efficiency = serial / workers / parallel. */
+/* W3: efficiency = serial / workers / parallel, where serial is the CPU
+ * time of the same tasks run one after the other on the calling thread
+ * (bench_thread_cpu_ns) and parallel the wall time on the pool. */
 void bench_report_w3(const char *impl, int workers, uint64_t serial_ns,
                      uint64_t parallel_ns);
 

@@ -38,6 +38,10 @@ static inline long bench_args_n(const bench_args *a, long full_n,
 /* Nanoseconds on CLOCK_MONOTONIC. */
 uint64_t bench_now_ns(void);
 
+/* CPU time consumed by the calling thread, in ns: unlike wall time, a
+ * serial reference measured this way is not inflated by other processes. */
+uint64_t bench_thread_cpu_ns(void);
+
 /* Sorts v[0..n) in place and returns the value at quantile q (0..1). */
 double bench_quantile(double *v, size_t n, double q);
 
