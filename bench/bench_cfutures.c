@@ -47,12 +47,9 @@ static void pool_free_checked(cf_executor *ex, long expect) {
   check(cf_executor_free(ex), "cf_executor_free");
 }
 
-static int run_w1(const bench_args *a) {
-  int P = a->pool ? a->pool : 2;
-  long n = bench_args_n(a, 1000000, 200000);
-
-  /* Fire and forget, then wait for all by a waited shutdown (Python's
-   * `with ThreadPoolExecutor() as ex:`). */
+/* Fire and forget, then wait for all by a waited shutdown (Python's
+ * `with ThreadPoolExecutor() as ex:`). */
+static void w1_plain(int P, long n) {
   cf_executor *ex = pool_new(P, 0);
   uint64_t t0 = bench_now_ns();
   for (long i = 0; i < n; i++)
@@ -60,11 +57,13 @@ static int run_w1(const bench_args *a) {
   check(cf_shutdown(ex, CF_SHUTDOWN_WAIT), "cf_shutdown");
   bench_report_w1(IMPL, P, "", n, bench_now_ns() - t0);
   pool_free_checked(ex, n);
+}
 
-  /* A future per task, kept, waited for and released. */
+/* A future per task, kept, waited for and released. */
+static void w1_futures(int P, long n) {
   cf_future **fs = malloc((size_t)n * sizeof *fs);
-  ex = pool_new(P, 0);
-  t0 = bench_now_ns();
+  cf_executor *ex = pool_new(P, 0);
+  uint64_t t0 = bench_now_ns();
   for (long i = 0; i < n; i++)
     check(cf_submit(ex, noop, NULL, &fs[i]), "cf_submit");
   check(cf_wait(fs, (size_t)n, -1, CF_ALL_COMPLETED, NULL, NULL, NULL, NULL),
@@ -74,6 +73,19 @@ static int run_w1(const bench_args *a) {
   bench_report_w1(IMPL, P, " futures", n, bench_now_ns() - t0);
   pool_free_checked(ex, n);
   free(fs);
+}
+
+static int run_w1(const bench_args *a) {
+  int P = a->pool ? a->pool : 2;
+  long n = bench_args_n(a, 1000000, 200000);
+
+  /* --variant plain or futures runs one pass alone (for profiling). */
+  int plain = strcmp(a->variant, "futures") != 0;
+  int futures = strcmp(a->variant, "plain") != 0;
+  if (plain)
+    w1_plain(P, n);
+  if (futures)
+    w1_futures(P, n);
   return 0;
 }
 
