@@ -334,9 +334,10 @@ typedef struct cf_thread_pool_options {
   size_t max_queued;
   /* CF_POOL_* flags. */
   unsigned flags;
-  /* Microseconds an idle worker spins before it sleeps, and a waiter spins
-   * before sleeping on a future; 0 (default) never spins. Spinning is
-   * skipped when more threads are busy than CPUs exist. */
+  /* Microseconds an idle worker polls for work (yielding the CPU as it
+   * goes) before it sleeps, so that a steady stream of submits needs no
+   * wake-up system calls. At most one worker spins at a time. Default 50;
+   * 0 never spins. */
   unsigned spin_us;
 } cf_thread_pool_options;
 

@@ -48,15 +48,12 @@ static struct stripe *stripe_of(const cf_future *f) {
 
 cf_future *cf__future_alloc(cf_executor *ex, cf_fn fn, void *arg) {
   pthread_once(&stripes_once, stripes_init);
-  cf_future *f = calloc(1, sizeof *f);
+  cf_future *f = malloc(sizeof *f);
   if (f == NULL)
     return NULL;
+  *f = (cf_future){.ex = ex, .fn = fn, .arg = arg, .queued_ns = cf_now_ns()};
   atomic_init(&f->state, CF_PENDING);
   atomic_init(&f->refs, 1);
-  f->ex = ex;
-  f->fn = fn;
-  f->arg = arg;
-  f->queued_ns = cf_now_ns();
   return f;
 }
 
@@ -113,13 +110,17 @@ bool cf_future_running(const cf_future *f) {
 bool cf_future_done(const cf_future *f) { return f != NULL && cf__done(f); }
 
 bool cf__future_try_start(cf_future *f) {
+  return cf__future_try_start_at(f, 0);
+}
+
+bool cf__future_try_start_at(cf_future *f, uint64_t now) {
   uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
   if ((old & CF__STATE_MASK) != CF_PENDING)
     return false;
   /* Written before the CAS that publishes RUNNING (release), so a reader
-   * that sees RUNNING or FINISHED sees it; only the thread that wins the
-   * start writes it, and a loser leaves a future that reports no start. */
-  f->started_ns = cf_now_ns();
+   * that sees RUNNING or FINISHED sees it. A cancelled future reports no
+   * start whatever this wrote. */
+  f->started_ns = now != 0 ? now : cf_now_ns();
   do {
     if ((old & CF__STATE_MASK) != CF_PENDING)
       return false;
@@ -150,8 +151,8 @@ static void run_callbacks(cf_future *f, struct cf__callback *cb) {
 }
 
 /* Moves f from a state in `from` (a bit mask of states) to `to`. */
-static int complete(cf_future *f, unsigned from, uint32_t to, int err,
-                    void *value, char *msg) {
+static int complete_at(cf_future *f, unsigned from, uint32_t to, int err,
+                       void *value, char *msg, uint64_t now) {
   struct stripe *s = stripe_of(f);
   pthread_mutex_lock(&s->mu);
   /* Nobody reads the outcome before the state says done, and every other
@@ -159,7 +160,7 @@ static int complete(cf_future *f, unsigned from, uint32_t to, int err,
   f->value = value;
   f->err = err;
   f->msg = msg;
-  f->finished_ns = cf_now_ns();
+  f->finished_ns = now;
   uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
   for (;;) {
     if (!(from & (1u << (old & CF__STATE_MASK)))) {
@@ -191,8 +192,34 @@ static int complete(cf_future *f, unsigned from, uint32_t to, int err,
   return 0;
 }
 
+static int complete(cf_future *f, unsigned from, uint32_t to, int err,
+                    void *value, char *msg) {
+  return complete_at(f, from, to, err, value, msg, cf_now_ns());
+}
+
 #define FROM_PENDING (1u << CF_PENDING)
 #define FROM_RUNNING (1u << CF_RUNNING)
+
+/* Completes a RUNNING future from the one thread that runs it. With no
+ * waiter and no callback there is nobody to wake: publish the outcome with
+ * one CAS, no lock. Waiters and callbacks set their flag with a CAS that
+ * fails once the future is done, so either this CAS sees the flag (and the
+ * slow path wakes them) or they see the done state. */
+static void complete_runner(cf_future *f, uint32_t to, int err, void *value,
+                            char *msg, uint64_t now) {
+  uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+  if (!(old & (CF__F_WAITERS | CF__F_CALLBACKS))) {
+    f->value = value;
+    f->err = err;
+    f->msg = msg;
+    f->finished_ns = now;
+    if (atomic_compare_exchange_strong_explicit(
+            &f->state, &old, (old & ~CF__STATE_MASK) | to,
+            memory_order_release, memory_order_relaxed))
+      return;
+  }
+  complete_at(f, FROM_RUNNING, to, err, value, msg, now);
+}
 
 int cf__future_complete(cf_future *f, int state, int err, void *value,
                         char *msg) {
@@ -208,7 +235,7 @@ bool cf__future_cancel_pending(cf_future *f) {
          0;
 }
 
-void cf__future_run_started(cf_future *f) {
+uint64_t cf__future_run_started(cf_future *f) {
   cf_future *prev = cf__tls_current;
   char *prev_msg = tls_msg;
   cf__tls_current = f;
@@ -218,24 +245,37 @@ void cf__future_run_started(cf_future *f) {
   char *msg = tls_msg;
   tls_msg = prev_msg;
   cf__tls_current = prev;
+  uint64_t now = cf_now_ns();
   if (rc == 0) {
     free(msg);
-    complete(f, FROM_RUNNING, CF_FINISHED, 0, result, NULL);
-    return;
+    complete_runner(f, CF_FINISHED, 0, result, NULL, now);
+    return now;
   }
   if (rc > 0)
     rc = CF_ETASK;
   uint32_t st = atomic_load_explicit(&f->state, memory_order_relaxed);
   if (rc == CF_ECANCELED && (st & CF__F_CANCEL_REQ))
-    complete(f, FROM_RUNNING, CF_CANCELLED, CF_ECANCELED, NULL, msg);
+    complete_runner(f, CF_CANCELLED, CF_ECANCELED, NULL, msg, now);
   else
-    complete(f, FROM_RUNNING, CF_FINISHED, rc, NULL, msg);
+    complete_runner(f, CF_FINISHED, rc, NULL, msg, now);
+  return now;
+}
+
+/* Sets a flag unless f is done; under the stripe lock. */
+static bool flag_unless_done(cf_future *f, uint32_t flag) {
+  uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+  do {
+    if ((old & CF__STATE_MASK) >= CF_FINISHED)
+      return false;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &f->state, &old, old | flag, memory_order_relaxed, memory_order_relaxed));
+  return true;
 }
 
 bool cf__future_add_node(cf_future *f, struct cf__callback *node) {
   struct stripe *s = stripe_of(f);
   pthread_mutex_lock(&s->mu);
-  bool added = !cf__done(f);
+  bool added = flag_unless_done(f, CF__F_CALLBACKS);
   if (added) {
     node->next = f->callbacks;
     f->callbacks = node;
@@ -287,8 +327,7 @@ int cf__future_wait_until(cf_future *f, uint64_t deadline) {
   struct stripe *s = stripe_of(f);
   pthread_mutex_lock(&s->mu);
   int rc = 0;
-  while (!cf__done(f)) {
-    atomic_fetch_or_explicit(&f->state, CF__F_WAITERS, memory_order_relaxed);
+  while (flag_unless_done(f, CF__F_WAITERS)) {
     if (cf__cond_wait_until(&s->cv, &s->mu, deadline) == CF_ETIMEDOUT &&
         !cf__done(f)) {
       rc = CF_ETIMEDOUT;

@@ -27,6 +27,8 @@
 #define CF__F_WAITERS 0x4u
 /* The running task was asked to stop (cf_future_request_cancel). */
 #define CF__F_CANCEL_REQ 0x8u
+/* The callback list is not empty (set under the stripe lock). */
+#define CF__F_CALLBACKS 0x10u
 
 struct cf__callback {
   struct cf__callback *next;
@@ -88,8 +90,12 @@ struct cf_future {
 /* future.c */
 cf_future *cf__future_alloc(cf_executor *ex, cf_fn fn, void *arg);
 bool cf__future_try_start(cf_future *f);
-/* Runs a started (RUNNING) future's fn on this thread and completes it. */
-void cf__future_run_started(cf_future *f);
+/* The same, with the start time given (0 = read the clock). */
+bool cf__future_try_start_at(cf_future *f, uint64_t now);
+/* Runs a started (RUNNING) future's fn on this thread and completes it;
+ * returns the time it finished. Only the thread that started f may call
+ * it, which lets completion skip the stripe lock when nobody waits. */
+uint64_t cf__future_run_started(cf_future *f);
 /* Completes f: CF_FINISHED with err/value/msg (msg is taken over, may be
  * NULL), or CF_CANCELLED. Returns 0, or CF_ESTATE if already done (msg is
  * then freed). Runs callbacks on this thread. */
