@@ -24,10 +24,18 @@ if(NOT CF_HEADER_VERSION STREQUAL PROJECT_VERSION)
                       "CMakeLists.txt says ${PROJECT_VERSION}: keep them equal")
 endif()
 
+# The adapters (cfutures_uv, cfutures_event and their _static twins) are
+# installed and exported where they were built; the package config then
+# looks up their loop library again on the consumer's side.
 set(CF_INSTALL_TARGETS cfutures cfutures_static)
+set(CF_EXPORTED_ADAPTERS)
 foreach(adapter uv event)
   if(TARGET cfutures_${adapter})
     list(APPEND CF_INSTALL_TARGETS cfutures_${adapter})
+    list(APPEND CF_EXPORTED_ADAPTERS ${adapter})
+    if(TARGET cfutures_${adapter}_static)
+      list(APPEND CF_INSTALL_TARGETS cfutures_${adapter}_static)
+    endif()
   endif()
 endforeach()
 
