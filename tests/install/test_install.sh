@@ -34,6 +34,12 @@ export PKG_CONFIG_PATH
 "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer_pc" "$src/consumer.c" \
   $(pkg-config --cflags --libs cfutures)
 LD_LIBRARY_PATH=$libdir "$tmp/consumer_pc"
+if pkg-config --exists cfutures-uv; then
+  # shellcheck disable=SC2046
+  "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer_uv_pc" \
+    "$src/consumer_uv.c" $(pkg-config --cflags --libs cfutures-uv)
+  LD_LIBRARY_PATH=$libdir "$tmp/consumer_uv_pc"
+fi
 
 for kind in shared static; do
   echo "== find_package, $kind"
@@ -45,5 +51,8 @@ for kind in shared static; do
   "$cmake" --build "$tmp/build-$kind" >"$tmp/build-$kind.log" ||
     { cat "$tmp/build-$kind.log"; exit 1; }
   "$tmp/build-$kind/consumer"
+  if [ -f "$libdir/libcfutures_uv.so" ] && [ "$kind" = shared ]; then
+    "$tmp/build-$kind/consumer_uv"
+  fi
 done
 echo "install test passed"
