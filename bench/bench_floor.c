@@ -8,87 +8,31 @@
  *  --workload FLOOR  pipe ping-pong of 64 B between two processes, and
  *                    memcpy of 1 MiB between warm buffers.
  *
- * DESIGN: each ping-pong shares one 32-bit sequence word. The initiator
- * publishes an odd value, the responder answers with the next even one;
- * release stores and acquire loads order the hand-over, and the futex
- * variant sleeps in FUTEX_WAIT on the word instead of spinning.
+ * The ping-pongs themselves are in bench_pingpong.c.
  */
+#include "bench_pingpong.h"
 #include "bench_report.h"
 #include "bench_util.h"
 
 #include <fcntl.h>
-#include <linux/futex.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const IMPL = "floor";
 
-static _Atomic uint32_t word;
-static long rounds;
-static int use_futex;
-
-static void futex_wait(_Atomic uint32_t *w, uint32_t val) {
-  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *w) {
-  syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-/* Waits until the word holds want. */
-static void await_value(uint32_t want) {
-  uint32_t v;
-  while ((v = atomic_load_explicit(&word, memory_order_acquire)) != want) {
-    if (use_futex)
-      futex_wait(&word, v);
-    else
-      cpu_relax();
-  }
-}
-
-static void publish(uint32_t v) {
-  atomic_store_explicit(&word, v, memory_order_release);
-  if (use_futex)
-    futex_wake(&word);
-}
-
-static void *responder(void *arg) {
-  (void)arg;
-  for (long i = 0; i < rounds; i++) {
-    uint32_t odd = (uint32_t)(2 * i + 1);
-    await_value(odd);
-    publish(odd + 1);
-  }
-  return NULL;
-}
-
 static void ping_pong(int futex, long n, const char *prefix) {
-  use_futex = futex;
-  rounds = n;
-  atomic_store(&word, 0);
-  double *lat = malloc((size_t)n * sizeof *lat);
-  pthread_t th;
-  pthread_create(&th, NULL, responder, NULL);
-  for (long i = 0; i < n; i++) {
-    uint32_t odd = (uint32_t)(2 * i + 1);
-    uint64_t t0 = bench_now_ns();
-    publish(odd);
-    await_value(odd + 1);
-    lat[i] = (double)(bench_now_ns() - t0);
+  bench_pingpong *pp = bench_pingpong_start(futex);
+  if (!pp) {
+    perror("bench_floor: pthread_create");
+    exit(1);
   }
-  pthread_join(th, NULL);
+  double *lat = malloc((size_t)n * sizeof *lat);
+  for (long i = 0; i < n; i++)
+    lat[i] = bench_pingpong_round(pp);
+  bench_pingpong_stop(pp);
   bench_report_w2(IMPL, prefix, lat, (size_t)n);
   free(lat);
 }

@@ -36,6 +36,32 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "MEM", "FLOOR"]
 
+# The targets of TARGETS.md that a run can check, as
+# (workload, case, against, threshold, label): against None compares
+# cfutures' median with the threshold in the row's own direction ("better");
+# against a peer requires "cfutures is X times better" with X >= threshold
+# (a threshold below 1 allows cfutures to be that much slower, as for the
+# W2 floor). Rows a run did not produce are reported as not measured.
+TARGETS = [
+    ("W1", "P=2", None, 10.0, ">= 10 M tasks/s"),
+    ("W1", "P=2", "libuv", 7.5, ">= 7.5x libuv"),
+    ("W1", "P=2", "glib", 2.3, ">= 2.3x GLib"),
+    ("W1", "P=2", "python", 250.0, ">= 250x Python"),
+    ("W1", "P=4", None, 5.0, ">= 5 M tasks/s oversubscribed"),
+    ("W2", "median", "floor", 1 / 1.15, "<= 1.15x futex ping-pong"),
+    ("W2", "median / futex ping-pong, interleaved", None, 1.15,
+     "<= 1.15"),
+    ("W2", "spin median", None, 2.0, "<= 2 us with spin"),
+    ("W3", "efficiency", None, 0.97, ">= 0.97"),
+    ("W4", "wait-all", None, 250.0, "<= 250 ns/future"),
+    ("W4", "as-completed", None, 400.0, "<= 400 ns/future"),
+    ("W4", "wait-all", "naive", 5.0, ">= 5x naive futures"),
+    ("W4", "as-completed", "naive", 5.0, ">= 5x naive futures"),
+    ("W4", "wait-all", "python", 100.0, ">= 100x Python"),
+    ("W4", "as-completed", "python", 100.0, ">= 100x Python"),
+    ("MEM", "bytes per pending task+future", None, 128.0, "<= 128 B"),
+]
+
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(
@@ -215,6 +241,33 @@ def ratio_text(r):
     return "cfutures is %sx worse" % fmt(1 / r)
 
 
+def check_targets(rows):
+    """Returns (label, verdict, detail) for each target of TARGETS."""
+    by_key = {(g["workload"], g["case"], g["impl"]): g for g in rows}
+    out = []
+    for workload, case, against, threshold, label in TARGETS:
+        name = "%s %s %s" % (workload, case, label)
+        mine = by_key.get((workload, case, "cfutures"))
+        if against is None:
+            if not mine:
+                out.append((name, "not measured", ""))
+                continue
+            v = mine["median"]
+            ok = v >= threshold if mine["better"] == "higher" else \
+                v <= threshold
+            out.append((name, "met" if ok else "MISSED",
+                        "%s %s" % (fmt(v), mine["unit"])))
+            continue
+        peer = by_key.get((workload, case, against))
+        if not mine or not peer or peer["cfutures_better_by"] is None:
+            out.append((name, "not measured", ""))
+            continue
+        r = peer["cfutures_better_by"]
+        out.append((name, "met" if r >= threshold else "MISSED",
+                    ratio_text(r)))
+    return out
+
+
 def print_table(rows, failures, skipped, runs):
     table = [("workload", "case", "impl", "median (min-max)", "unit",
               "vs cfutures")]
@@ -235,6 +288,10 @@ def print_table(rows, failures, skipped, runs):
             continue
         print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
     print("\nmedians of %d interleaved runs per command" % runs)
+    print("\ntargets (TARGETS.md):")
+    for name, verdict, detail in check_targets(rows):
+        print("  %-12s %-50s %s" % (verdict, name, detail))
+    print()
     for wid, cmd, why in skipped:
         print("skipped  [%s] %s: %s" % (wid, cmd, why))
     for wid, cmd, why in failures:
@@ -290,6 +347,8 @@ def main(argv):
     if args.json:
         json.dump({"runs": args.runs, "quick": args.quick,
                    "seconds": round(elapsed, 1), "results": sort_rows(rows),
+                   "targets": [{"target": n, "verdict": v, "measured": d}
+                               for n, v, d in check_targets(rows)],
                    "skipped": [{"workload": w, "command": c, "why": y}
                                for w, c, y in skipped],
                    "failed": [{"workload": w, "command": c, "why": y}
