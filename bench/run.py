@@ -60,6 +60,8 @@ TARGETS = [
     ("W4", "wait-all", "python", 100.0, ">= 100x Python"),
     ("W4", "as-completed", "python", 100.0, ">= 100x Python"),
     ("MEM", "bytes per pending task+future", None, 128.0, "<= 128 B"),
+    ("MEM", "peak RSS, 1000k pending task+future", None, 200.0,
+     "<= 200 MiB"),
 ]
 
 
