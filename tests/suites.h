@@ -13,4 +13,12 @@ CF_SUITE(group, unit)
 CF_SUITE(then, unit)
 CF_SUITE(channel, unit)
 CF_SUITE(semaphore, unit)
+CF_SUITE(bridge, unit)
+/* The loop adapters' suites: only where libuv / libevent were found. */
+#ifdef CF_HAVE_UV
+CF_SUITE(bridge_uv, unit)
+#endif
+#ifdef CF_HAVE_EVENT
+CF_SUITE(bridge_event, unit)
+#endif
 CF_SUITE(stress, stress)
