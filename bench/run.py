@@ -243,11 +243,31 @@ def ratio_text(r):
     return "cfutures is %sx worse" % fmt(1 / r)
 
 
+def machine():
+    """One line naming the machine the run is on."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fp:
+            for line in fp:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    u = os.uname()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return "%s, %d CPUs, %s %s %s, load %.2f at start" % (
+        model, os.cpu_count() or 0, u.sysname, u.release, u.machine, load)
+
+
 def check_targets(rows):
     """Returns (label, verdict, detail) for each target of TARGETS."""
     by_key = {(g["workload"], g["case"], g["impl"]): g for g in rows}
+    ran = set(g["workload"] for g in rows)
     out = []
     for workload, case, against, threshold, label in TARGETS:
+        if workload not in ran:
+            continue
         name = "%s %s %s" % (workload, case, label)
         mine = by_key.get((workload, case, "cfutures"))
         if against is None:
@@ -270,7 +290,7 @@ def check_targets(rows):
     return out
 
 
-def print_table(rows, failures, skipped, runs):
+def print_table(rows, failures, skipped, runs, where):
     table = [("workload", "case", "impl", "median (min-max)", "unit",
               "vs cfutures")]
     last = None
@@ -289,7 +309,7 @@ def print_table(rows, failures, skipped, runs):
             print()
             continue
         print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
-    print("\nmedians of %d interleaved runs per command" % runs)
+    print("\nmedians of %d interleaved runs per command; %s" % (runs, where))
     print("\ntargets (TARGETS.md):")
     for name, verdict, detail in check_targets(rows):
         print("  %-12s %-50s %s" % (verdict, name, detail))
@@ -328,6 +348,7 @@ def main(argv):
             argv_cmd = argv_cmd + ["--quick"]
         commands.append((wid, cmd, argv_cmd))
 
+    where = machine()
     records, failures = [], []
     failed = set()
     started = time.monotonic()
@@ -347,7 +368,7 @@ def main(argv):
     elapsed = time.monotonic() - started
 
     if args.json:
-        json.dump({"runs": args.runs, "quick": args.quick,
+        json.dump({"runs": args.runs, "quick": args.quick, "machine": where,
                    "seconds": round(elapsed, 1), "results": sort_rows(rows),
                    "targets": [{"target": n, "verdict": v, "measured": d}
                                for n, v, d in check_targets(rows)],
@@ -358,7 +379,7 @@ def main(argv):
                   sys.stdout, indent=1)
         print()
     else:
-        print_table(rows, failures, skipped, args.runs)
+        print_table(rows, failures, skipped, args.runs, where)
         print("%d commands in %.0f s" % (len(commands), elapsed))
     return 0
 
