@@ -606,5 +606,6 @@ CF_EXTERN int cf_cpu_count(void);
 #include "cfutures/channel.h"
 #include "cfutures/semaphore.h"
 #include "cfutures/bridge.h"
+#include "cfutures/process_pool.h"
 
 #endif /* CFUTURES_H */

@@ -22,3 +22,4 @@ CF_SUITE(bridge_uv, unit)
 CF_SUITE(bridge_event, unit)
 #endif
 CF_SUITE(stress, stress)
+CF_SUITE(process_pool, fork)

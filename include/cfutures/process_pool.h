@@ -1,0 +1,282 @@
+/*
+ * cfutures/process_pool.h: the process pool executor (Python's
+ * ProcessPoolExecutor) and the byte buffers its tasks speak.
+ *
+ * A process pool runs C functions on bytes in forked worker processes, so a
+ * task that crashes, leaks or hangs cannot take the caller down. It hands
+ * back the same cf_future as the thread pool: cf_wait, cf_as_completed,
+ * cf_gather and cf_future_on_done work on it unchanged.
+ *
+ * What a task may rely on. Workers are forked from a small single-threaded
+ * process (the zygote) that the pool forks from the caller inside
+ * cf_process_pool_new. A worker therefore sees the caller's memory as it
+ * was when the pool was created: globals written later, libraries loaded
+ * later (dlopen) and heap objects made later are not there. A task function
+ * must be a function of the program (or of a library loaded before the
+ * pool), its input is the bytes it is given, and its only way back is its
+ * output buffer, its return code and cf_task_set_message. A worker has one
+ * thread; it keeps descriptors 0, 1 and 2 and its own channel to the pool,
+ * and closes every other descriptor. Signal handlers the caller installed
+ * are reset to their defaults in the zygote, and its signal mask is
+ * cleared. A worker exits when its channel reaches end of file (the pool
+ * closed it, or the caller's process died) and is killed when the zygote
+ * dies (PR_SET_PDEATHSIG). Tasks must not call exit() to finish: that is
+ * reported as a crash.
+ *
+ * Failures. A worker that dies (a signal, exit(), abort()) fails only the
+ * task it was running, with CF_EWORKER and a message naming the exit status
+ * or signal, whether a core was dumped, and the worker's peak resident
+ * memory; the worker is replaced and every other task goes on. Tasks that
+ * were queued behind it in that worker are sent again to another worker.
+ * With crash_retries > 0 the task that killed its worker is run again, up
+ * to that many times, before it fails. A task whose timeout passes has its
+ * worker killed and fails with CF_ETIMEDOUT; cf_future_request_cancel on a
+ * running task does the same and the future ends cancelled (CF_ECANCELED).
+ * An initializer that fails breaks the pool (CF_EBROKEN), as Python's
+ * BrokenProcessPool.
+ *
+ * The pool never installs a signal handler and never waits for children
+ * other than its own: the zygote is the only child of the caller's process
+ * and is reaped with waitpid(pid); the workers are children of the zygote,
+ * which reaps them and reports their exit status. Every descriptor the pool
+ * opens is close-on-exec, and writes to a dead worker never raise SIGPIPE.
+ * Large payloads (more than shm_threshold bytes) travel through sealed
+ * anonymous shared memory (memfd), never a named path.
+ */
+#ifndef CFUTURES_PROCESS_POOL_H
+#define CFUTURES_PROCESS_POOL_H
+
+#include "cfutures.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Byte buffers                                                              */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A growable byte buffer: data[0..len) is filled, cap bytes are allocated.
+ * The fields may be read, and len may be lowered, by the owner; data is
+ * allocated with malloc. A zeroed struct (or CF_BUFFER_INIT) is an empty
+ * buffer. Not thread-safe: one owner at a time.
+ */
+typedef struct cf_buffer {
+  unsigned char *data;
+  size_t len;
+  size_t cap;
+} cf_buffer;
+
+#define CF_BUFFER_INIT                                                         \
+  { NULL, 0, 0 }
+
+/** Makes *b an empty buffer. NULL is a no-op. */
+CF_EXTERN void cf_buffer_init(cf_buffer *b);
+
+/**
+ * Makes room for at least n more bytes after len (cap >= len + n), so that
+ * the caller may write them at data + len and then raise len. Returns 0,
+ * CF_EINVAL (b NULL), CF_ENOMEM (b unchanged; also when len + n
+ * overflows).
+ */
+CF_EXTERN int cf_buffer_reserve(cf_buffer *b, size_t n);
+
+/**
+ * Appends n bytes copied from data (which may be NULL when n is 0).
+ * Returns 0, CF_EINVAL (b NULL, or data NULL with n > 0), CF_ENOMEM (b
+ * unchanged).
+ */
+CF_EXTERN int cf_buffer_append(cf_buffer *b, const void *data, size_t n);
+
+/** Sets len to 0 and keeps the memory for reuse. NULL is a no-op. */
+CF_EXTERN void cf_buffer_clear(cf_buffer *b);
+
+/** Frees the memory and makes *b empty. NULL is a no-op. */
+CF_EXTERN void cf_buffer_free(cf_buffer *b);
+
+/* ------------------------------------------------------------------------ */
+/* The process pool                                                          */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A task run in a worker process. in[0..len) is the submitted data
+ * (read-only; in is never NULL, even for 0 bytes); the task appends its
+ * result to out, which arrives empty. It returns 0 on success or a negative
+ * error code of its choosing (CF_ETASK when none fits; a positive return
+ * becomes CF_ETASK); cf_task_set_message works inside a worker and its
+ * message comes back on the future. On error, out is discarded.
+ */
+typedef int (*cf_bytes_fn)(const void *in, size_t len, cf_buffer *out);
+
+/**
+ * Initializer run once in each worker process before its first task, with
+ * its own copy of the bytes given in the options. A non-zero return (or a
+ * crash) breaks the pool: every pending and later task fails CF_EBROKEN.
+ */
+typedef int (*cf_bytes_init_fn)(const void *arg, size_t len);
+
+typedef struct cf_process_pool_options {
+  /* Most worker processes; >= 1. Default cf_cpu_count(). */
+  int max_workers;
+  /* Run in each worker before its first task; NULL = none. */
+  cf_bytes_init_fn initializer;
+  /* Bytes handed to the initializer: copied by cf_process_pool_new. */
+  const void *initargs;
+  size_t initargs_len;
+  /* A worker is replaced after running this many tasks; 0 = never. */
+  unsigned max_tasks_per_child;
+  /* Default timeout of each task, in seconds, counted from when the task
+   * starts in its worker; when it passes the worker is killed and the task
+   * fails CF_ETIMEDOUT. Negative (default) = none; NaN or 0 is invalid. */
+  double task_timeout;
+  /* A worker whose resident memory is above this many bytes after a task
+   * is retired and replaced (the task's result is still delivered).
+   * 0 (default) = no limit. */
+  size_t max_worker_rss;
+  /* Largest argument or result, in bytes. An argument above it fails
+   * cf_submit_bytes with CF_ETOOBIG; a result above it fails its future
+   * with CF_ETOOBIG. Default 1 GiB; at most 1 TiB. */
+  size_t max_payload;
+  /* Payloads of more than this many bytes go through shared memory
+   * instead of the worker's socket. Default 64 KiB; SIZE_MAX = never. */
+  size_t shm_threshold;
+  /* How many times a task that killed its worker is run again before it
+   * fails with CF_EWORKER. Default 0 (never retried). */
+  unsigned crash_retries;
+  /* Most tasks sent ahead to one worker, so small tasks do not wait for a
+   * round trip each. Default 64; 1 = one task at a time. */
+  unsigned pipeline_depth;
+} cf_process_pool_options;
+
+/** Fills *opts with the defaults. NULL is a no-op. */
+CF_EXTERN void cf_process_pool_options_init(cf_process_pool_options *opts);
+
+/**
+ * Creates a process pool: forks the zygote at once (call it early, before
+ * the program's other threads hold locks that a task would need) and asks
+ * it for max_workers workers, which start in the background. opts may be
+ * NULL for the defaults; it is copied, and so are the initializer's bytes.
+ * Returns 0 and *out, or CF_EINVAL (out NULL, a bad option), CF_ENOMEM,
+ * CF_EMFILE (out of descriptors), CF_EAGAIN (fork or thread creation
+ * failed). Nothing is left behind on error. Blocks only for the fork.
+ * May be called from any thread; not from inside a worker process.
+ */
+CF_EXTERN int cf_process_pool_new(const cf_process_pool_options *opts,
+                                  cf_executor **out);
+
+/**
+ * Submits fn(data[0..len)) to run in a worker process; data is copied (NULL
+ * is allowed when len is 0). *out, if not NULL, receives one reference to
+ * the task's future, whose result is the bytes fn produced (see
+ * cf_future_bytes). Returns 0, CF_EINVAL (ex or fn NULL, ex not a process
+ * pool, data NULL with len > 0), CF_ETOOBIG (len above max_payload),
+ * CF_ESHUTDOWN, CF_EBROKEN, CF_ENOMEM. Never blocks on the workers.
+ * Any thread may call it.
+ */
+CF_EXTERN int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
+                              size_t len, cf_future **out);
+
+/**
+ * As cf_submit_bytes, with this task's timeout in seconds (negative = none,
+ * overriding the pool's task_timeout; NaN or 0 is CF_EINVAL).
+ */
+CF_EXTERN int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn,
+                                      const void *data, size_t len,
+                                      double timeout, cf_future **out);
+
+/**
+ * Waits for a process pool future and gives its result bytes: *data and
+ * *len (either may be NULL) point into memory owned by the future, valid
+ * while the caller holds a reference. *data is never NULL on success, even
+ * for 0 bytes. Returns 0, the task's error (CF_EWORKER: its worker died;
+ * CF_ETIMEDOUT with cf_future_done true: its timeout killed it;
+ * CF_ETOOBIG: the result was too large; CF_EBROKEN: the pool broke; or the
+ * task's own code), CF_ECANCELED, CF_ETIMEDOUT (the wait's timeout passed
+ * first), CF_EINVAL (f NULL, NaN, or f not from a process pool). Blocks.
+ *
+ * cf_future_result on the same future gives a const cf_buffer * view of
+ * the same bytes (cap is 0: it is not a buffer that may grow).
+ */
+CF_EXTERN int cf_future_bytes(cf_future *f, double timeout, const void **data,
+                              size_t *len);
+
+/**
+ * Stops every worker with SIGTERM (Python 3.14's terminate_workers) and
+ * shuts the pool down: queued tasks are cancelled (CF_ECANCELED), tasks
+ * that were running fail with CF_EWORKER and a message naming the signal
+ * (or finish normally if they completed first). Later submits fail
+ * CF_ESHUTDOWN. Blocks until every worker has been reaped. Returns 0,
+ * CF_EINVAL (not a process pool), CF_EDEADLK (from a done callback running
+ * on the pool's own thread: the workers are signalled but not waited for).
+ */
+CF_EXTERN int cf_process_pool_terminate(cf_executor *ex);
+
+/** As cf_process_pool_terminate, with SIGKILL (kill_workers). */
+CF_EXTERN int cf_process_pool_kill(cf_executor *ex);
+
+/**
+ * The pids of the live workers: up to n of them are stored in pids;
+ * returns how many are alive (which may be more than n), or CF_EINVAL.
+ * For tests and monitoring. Never blocks for long.
+ */
+CF_EXTERN int cf_process_pool_pids(cf_executor *ex, int *pids, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* map over bytes                                                            */
+/* ------------------------------------------------------------------------ */
+
+/** One input item of cf_map_bytes_new: borrowed bytes. */
+typedef struct cf_bytes {
+  const void *data;
+  size_t len;
+} cf_bytes;
+
+typedef struct cf_map_bytes cf_map_bytes;
+
+typedef struct cf_map_bytes_options {
+  /* Items sent to a worker as one task (Python's chunksize): fewer round
+   * trips for small items. 0 or 1 = one task per item. */
+  size_t chunksize;
+  /* Most chunks submitted and not yet consumed; 0 = 2 x max_workers. */
+  size_t buffersize;
+  /* Deadline for the whole map, from cf_map_bytes_new; negative = none. */
+  double timeout;
+} cf_map_bytes_options;
+
+/** Fills *opts with the defaults (chunksize 1, buffersize 0, no timeout). */
+CF_EXTERN void cf_map_bytes_options_init(cf_map_bytes_options *opts);
+
+/**
+ * Starts fn over items[0..n) on a process pool (Python's
+ * ProcessPoolExecutor.map): results come back from cf_map_bytes_next in
+ * input order. items and the bytes they point to are borrowed and must stay
+ * valid until cf_map_bytes_free. opts may be NULL. Returns 0, CF_EINVAL
+ * (NULL ex, fn or out; items NULL with n > 0; not a process pool), CF_ENOMEM,
+ * CF_ETOOBIG (a chunk above max_payload), CF_ESHUTDOWN, CF_EBROKEN. Does not
+ * block.
+ */
+CF_EXTERN int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn,
+                               const cf_bytes *items, size_t n,
+                               const cf_map_bytes_options *opts,
+                               cf_map_bytes **out);
+
+/**
+ * Waits for the next item's result, in input order. Returns 0 and its bytes
+ * in *data / *len (valid until the next call or cf_map_bytes_free), the
+ * item's error (the map goes on with the next item; a chunk whose worker
+ * died fails each of its items), CF_EOF after the last item, CF_ETIMEDOUT
+ * past the deadline, CF_EINVAL. *index, if not NULL, receives the item's
+ * index. Blocks. One thread at a time per map.
+ */
+CF_EXTERN int cf_map_bytes_next(cf_map_bytes *m, const void **data, size_t *len,
+                                size_t *index);
+
+/** Cancels chunks not yet started, waits for running ones, frees the map. */
+CF_EXTERN void cf_map_bytes_free(cf_map_bytes *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFUTURES_PROCESS_POOL_H */

@@ -1,0 +1,1901 @@
+/*
+ * The process pool executor: C functions on bytes, run in forked workers.
+ *
+ * DESIGN. Three kinds of process take part.
+ *
+ *  - The caller's process holds the pool: a queue of tasks, a table of
+ *    worker slots, and one manager thread that multiplexes, with epoll, the
+ *    zygote's control socket, every worker's socket and an eventfd that
+ *    wakes it. Submitting threads send tasks to a worker themselves when
+ *    one has room (so a round trip costs no manager wake-up); the manager
+ *    reads every result, completes futures, enforces task timeouts, starts
+ *    replacements and drives shutdown.
+ *  - The zygote, forked from the caller inside cf_process_pool_new, is the
+ *    only child of the caller's process. It keeps descriptors 0-2 and its
+ *    control socket (a SOCK_SEQPACKET pair), resets the caller's signal
+ *    handlers and mask, and loops: on a SPAWN request it makes a socketpair,
+ *    forks a worker, and sends the parent end and a pidfd of the worker back
+ *    with SCM_RIGHTS; when a worker's pidfd becomes readable it reaps it
+ *    with wait4 and reports the exit status and peak memory. On end of file
+ *    of the control socket it kills and reaps what is left and exits. It
+ *    runs nothing but this loop, so every worker (first ones and
+ *    replacements) is forked from a single-threaded process whose memory
+ *    is the caller's as of pool creation.
+ *  - A worker keeps descriptors 0-2 and its socket (close_range), asks for
+ *    SIGKILL when the zygote dies (PR_SET_PDEATHSIG), runs the initializer,
+ *    then reads task frames (wire.h), runs them in order and writes result
+ *    frames, batching results while more tasks are already buffered. It
+ *    exits on end of file of its socket.
+ *
+ * Death is learned from the zygote's EXITED report, never from SIGCHLD:
+ * the caller's process reaps only the zygote, with waitpid(zygote pid),
+ * and ECHILD there means somebody else already did. Workers run their
+ * tasks in order, so when one dies, after the results it managed to write
+ * have been read, the oldest task sent to it is the one it was running;
+ * later ones never started and are queued again. Writes to workers use
+ * MSG_NOSIGNAL; EPIPE only means the death report is on its way.
+ *
+ * Payloads above shm_threshold travel in a per-worker, per-direction
+ * shared memory region (memfd, sealed against shrinking, mapped by both
+ * ends), reused while free: a flag in its first cache line says the
+ * receiver has not finished with it, and a busy region means the payload
+ * goes through the socket instead.
+ *
+ * LOCKING. One mutex, pool.mu, guards the queue, the worker table (every
+ * field of struct worker, including its output buffer, so any thread that
+ * holds it may write to a worker's socket) the pool's flags and counters.
+ * Only the manager reads worker sockets and the control socket, and it
+ * does so holding pool.mu. Futures are completed and their callbacks run
+ * with no lock held (the manager collects them in a local list). A task is
+ * freed only by the thread that completed or cancelled it, and the manager
+ * frees its completed tasks under pool.mu, after completing them, so a
+ * thread that holds pool.mu and sees a future not done may use its task.
+ * Lock order: pool.mu, then a future's stripe lock (cf__future_try_start
+ * and cf__future_cancel_pending never run callbacks under pool.mu: only
+ * cancelling a PENDING future completes it, and that happens unlocked).
+ */
+#include "cfutures/process_pool.h"
+#include "internal.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SHM_HDR 64
+/* Regions above this size are dropped after one use rather than kept. */
+#define SHM_KEEP_MAX ((size_t)16 << 20)
+#define MAX_RX_FDS 8
+#define READ_CHUNK ((size_t)64 << 10)
+
+/* Kernel interfaces called directly so that older C libraries build. */
+static int pidfd_open_(pid_t pid) {
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+static int pidfd_signal_(int pidfd, int sig) {
+  return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Structures                                                                */
+/* ------------------------------------------------------------------------ */
+
+struct task;
+struct tlist {
+  struct task *head, *tail;
+  size_t n;
+};
+
+struct task {
+  struct task *prev, *next;
+  cf_future *f;
+  cf_bytes_fn fn;
+  uint64_t id;
+  uint64_t timeout_ns; /* 0 = none */
+  unsigned crashes;
+  bool in_queue;
+  bool cancel_req;
+  /* The outcome, filled under pool.mu and applied unlocked. */
+  int out_state, out_err;
+  void *out_value;
+  char *out_msg;
+  size_t len;
+  unsigned char data[];
+};
+
+/* The value of a successful future: a view, then the bytes. */
+struct result {
+  cf_buffer view;
+  unsigned char bytes[];
+};
+
+struct region {
+  int fd;
+  unsigned char *map;
+  size_t size;
+};
+
+enum wstate { W_FREE, W_SPAWNING, W_READY };
+enum kill_reason { K_NONE, K_TIMEOUT, K_CANCEL, K_TERM, K_PROTO, K_BROKEN };
+
+struct worker {
+  enum wstate st;
+  pid_t pid;
+  int sock, pidfd;
+  bool ready_seen; /* READY frame: the initializer succeeded */
+  bool eof;        /* socket reached end of file (unregistered) */
+  bool retiring;   /* gets no more tasks */
+  bool closed_wr;  /* we shut our side: it exits once idle */
+  bool want_out;   /* EPOLLOUT registered */
+  bool send_dead;  /* a write failed: the death report is coming */
+  int kill_reason;
+  int kill_sig;
+  unsigned sent;
+  struct tlist fl; /* in flight, oldest (running) first */
+  uint64_t head_start;
+  unsigned char *obuf;
+  size_t olen, ooff, ocap;
+  int pend_fds[2];
+  int npend;
+  unsigned char *ibuf;
+  size_t ilen, icap;
+  int rfds[MAX_RX_FDS];
+  int nrfds;
+  struct region in_reg;  /* ours: task payloads */
+  struct region out_reg; /* the worker's: result payloads */
+};
+
+struct pool {
+  struct cf_executor base;
+  cf_process_pool_options o;
+  unsigned char *initargs;
+  pthread_mutex_t mu;
+  pthread_cond_t done_cv;
+  struct tlist queue;
+  struct worker *ws;
+  int nslots;
+  int ep, evfd, ctl;
+  pid_t zpid;
+  pthread_t mgr;
+  bool shutdown, broken, zygote_dead, mgr_done;
+  int terminating; /* the signal of terminate/kill, or 0 */
+  char broken_msg[512];
+  uint64_t next_id;
+  uint64_t submitted, completed, failed, cancelled;
+  /* The zygote's own tables: allocated before the fork, used only there. */
+  pid_t *zpids;
+  int *zpidfds;
+  struct pollfd *zpoll;
+  int *zslot_of;
+};
+
+/* Control messages between the pool and its zygote. */
+enum { Z_SPAWN = 1, Z_SPAWNED, Z_SPAWN_FAILED, Z_EXITED };
+struct zmsg {
+  int32_t op;
+  int32_t slot;
+  int32_t pid;
+  int32_t status;
+  int64_t maxrss_kb;
+  int32_t err;
+  int32_t pad;
+};
+
+static const struct cf__executor_vtable pool_vt;
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void tl_push_back(struct tlist *l, struct task *t) {
+  t->next = NULL;
+  t->prev = l->tail;
+  if (l->tail)
+    l->tail->next = t;
+  else
+    l->head = t;
+  l->tail = t;
+  l->n++;
+}
+
+static void tl_push_front(struct tlist *l, struct task *t) {
+  t->prev = NULL;
+  t->next = l->head;
+  if (l->head)
+    l->head->prev = t;
+  else
+    l->tail = t;
+  l->head = t;
+  l->n++;
+}
+
+static void tl_remove(struct tlist *l, struct task *t) {
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    l->head = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  else
+    l->tail = t->prev;
+  t->prev = t->next = NULL;
+  l->n--;
+}
+
+static struct task *tl_pop(struct tlist *l) {
+  struct task *t = l->head;
+  if (t)
+    tl_remove(l, t);
+  return t;
+}
+
+static int neg_errno(void) {
+  switch (errno) {
+  case ENOMEM:
+    return CF_ENOMEM;
+  case EMFILE:
+  case ENFILE:
+    return CF_EMFILE;
+  case EAGAIN:
+    return CF_EAGAIN;
+  default:
+    return -errno;
+  }
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
+}
+
+static void region_drop(struct region *r) {
+  if (r->map != NULL)
+    munmap(r->map, r->size);
+  r->map = NULL;
+  r->size = 0;
+  close_fd(&r->fd);
+}
+
+static _Atomic uint32_t *region_busy(const struct region *r) {
+  return (_Atomic uint32_t *)(void *)r->map;
+}
+
+/* Makes sure r (ours) holds at least need bytes, creating or growing the
+ * memfd. Returns 0 and sets *newfd when the descriptor is new. */
+static int region_ensure(struct region *r, size_t need, bool *newfd) {
+  *newfd = false;
+  if (r->map != NULL && r->size >= need)
+    return 0;
+  long pg = sysconf(_SC_PAGESIZE);
+  size_t size = r->size ? r->size : (size_t)1 << 20;
+  while (size < need)
+    size *= 2;
+  size = (size + (size_t)pg - 1) & ~((size_t)pg - 1);
+  if (r->fd < 0) {
+    r->fd = memfd_create("cfutures", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (r->fd < 0)
+      return neg_errno();
+    *newfd = true;
+  }
+  if (ftruncate(r->fd, (off_t)size) != 0 ||
+      (*newfd && fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0)) {
+    int rc = neg_errno();
+    region_drop(r);
+    return rc;
+  }
+  void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+  if (m == MAP_FAILED) {
+    int rc = neg_errno();
+    region_drop(r);
+    return rc;
+  }
+  if (r->map != NULL)
+    munmap(r->map, r->size);
+  r->map = m;
+  r->size = size;
+  return 0;
+}
+
+/* Maps (or remaps) the peer's region r so that size bytes are visible;
+ * fd, if >= 0, replaces the descriptor. The peer sealed it against
+ * shrinking, so once fstat says it is big enough it stays so. */
+static int region_attach(struct region *r, int fd, size_t size) {
+  if (fd >= 0) {
+    region_drop(r);
+    r->fd = fd;
+  }
+  if (r->fd < 0)
+    return CF_EPROTO;
+  if (r->map != NULL && r->size >= size)
+    return 0;
+  struct stat st;
+  int seals = fcntl(r->fd, F_GET_SEALS);
+  if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(r->fd, &st) != 0 ||
+      (uint64_t)st.st_size < size)
+    return CF_EPROTO;
+  void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+  if (m == MAP_FAILED)
+    return neg_errno();
+  if (r->map != NULL)
+    munmap(r->map, r->size);
+  r->map = m;
+  r->size = size;
+  return 0;
+}
+
+static int buf_reserve(unsigned char **buf, size_t *cap, size_t need) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap : 4096;
+  while (c < need)
+    c *= 2;
+  unsigned char *n = realloc(*buf, c);
+  if (n == NULL)
+    return CF_ENOMEM;
+  *buf = n;
+  *cap = c;
+  return 0;
+}
+
+static void describe_exit(char *out, size_t n, pid_t pid, int status,
+                          long maxrss_kb) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char *name = sigabbrev_np(sig);
+    snprintf(out, n,
+             "worker process %d was killed by signal %d (SIG%s)%s; "
+             "peak RSS %ld KiB",
+             (int)pid, sig, name ? name : "?",
+             WCOREDUMP(status) ? " (core dumped)" : "", maxrss_kb);
+  } else if (WIFEXITED(status)) {
+    snprintf(out, n,
+             "worker process %d exited with status %d; peak RSS %ld "
+             "KiB",
+             (int)pid, WEXITSTATUS(status), maxrss_kb);
+  } else {
+    snprintf(out, n, "worker process %d died (status 0x%x)", (int)pid,
+             (unsigned)status);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The worker process                                                        */
+/* ------------------------------------------------------------------------ */
+
+struct wctx {
+  const struct pool *p;
+  int sock;
+  unsigned char *ibuf;
+  size_t ilen, icap;
+  unsigned char *obuf;
+  size_t olen, ocap;
+  int rfds[MAX_RX_FDS];
+  int nrfds;
+  int pend_fd;
+  struct region in_reg, out_reg;
+  cf_buffer out;
+  int statm;
+  unsigned done;
+  cf_future *df;
+};
+
+struct tramp {
+  cf_bytes_fn fn;
+  const void *in;
+  size_t len;
+  cf_buffer *out;
+};
+
+static int trampoline(void *arg, void **result) {
+  struct tramp *t = arg;
+  (void)result;
+  return t->fn(t->in, t->len, t->out);
+}
+
+static void w_flush(struct wctx *c) {
+  size_t off = 0;
+  while (off < c->olen) {
+    struct iovec iov = {c->obuf + off, c->olen - off};
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    union {
+      struct cmsghdr h;
+      char b[CMSG_SPACE(sizeof(int))];
+    } cm;
+    if (c->pend_fd >= 0) {
+      memset(&cm, 0, sizeof cm);
+      m.msg_control = cm.b;
+      m.msg_controllen = sizeof cm.b;
+      struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+      h->cmsg_level = SOL_SOCKET;
+      h->cmsg_type = SCM_RIGHTS;
+      h->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(h), &c->pend_fd, sizeof(int));
+    }
+    ssize_t r = sendmsg(c->sock, &m, MSG_NOSIGNAL);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      _exit(0); /* the pool is gone */
+    }
+    c->pend_fd = -1;
+    off += (size_t)r;
+  }
+  c->olen = 0;
+}
+
+static void w_frame(struct wctx *c, const struct cf__wire_hdr *h,
+                    const void *msg, const void *payload, size_t plen) {
+  size_t need = c->olen + CF__WIRE_HDR_SIZE + h->msg_len + plen;
+  if (buf_reserve(&c->obuf, &c->ocap, need) != 0)
+    _exit(70);
+  cf__wire_encode(c->obuf + c->olen, h);
+  c->olen += CF__WIRE_HDR_SIZE;
+  if (h->msg_len) {
+    memcpy(c->obuf + c->olen, msg, h->msg_len);
+    c->olen += h->msg_len;
+  }
+  if (plen) {
+    memcpy(c->obuf + c->olen, payload, plen);
+    c->olen += plen;
+  }
+}
+
+static size_t w_rss(struct wctx *c) {
+  if (c->statm < 0)
+    c->statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  char b[128];
+  ssize_t r = c->statm >= 0 ? pread(c->statm, b, sizeof b - 1, 0) : -1;
+  if (r <= 0)
+    return 0;
+  b[r] = 0;
+  unsigned long size, res;
+  if (sscanf(b, "%lu %lu", &size, &res) != 2)
+    return 0;
+  return res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
+                  const void *payload) {
+  const struct pool *p = c->p;
+  const void *in = payload;
+  static const unsigned char empty[1];
+  bool shm = h->flags & CF__WF_SHM;
+  if (shm) {
+    int fd = -1;
+    if (h->flags & CF__WF_NEWFD) {
+      if (c->nrfds == 0)
+        _exit(71);
+      fd = c->rfds[0];
+      memmove(c->rfds, c->rfds + 1, (size_t)--c->nrfds * sizeof(int));
+    }
+    if (region_attach(&c->in_reg, fd, h->region) != 0)
+      _exit(71);
+    in = c->in_reg.map + SHM_HDR;
+  }
+  if (in == NULL)
+    in = empty;
+  cf_buffer_clear(&c->out);
+  struct tramp tr = {(cf_bytes_fn)(uintptr_t)h->aux, in, h->len, &c->out};
+  cf_future *df = c->df;
+  /* The worker's one future is recycled: it only carries the task's
+   * message (cf_task_set_message) and code out of cf__future_run_started. */
+  df->fn = trampoline;
+  df->arg = &tr;
+  df->msg = NULL;
+  df->err = 0;
+  df->value = NULL;
+  atomic_store_explicit(&df->state, CF_RUNNING, memory_order_relaxed);
+  cf__future_run_started(df);
+  int rc = df->err;
+  char *msg = df->msg;
+  df->msg = NULL;
+  if (shm) {
+    atomic_store_explicit(region_busy(&c->in_reg), 0, memory_order_release);
+    if (c->in_reg.size > SHM_KEEP_MAX)
+      region_drop(&c->in_reg);
+  }
+  c->done++;
+  struct cf__wire_hdr r = {.magic = CF__WIRE_MAGIC,
+                           .version = CF__WIRE_VERSION,
+                           .op = CF__OP_RESULT};
+  r.id = h->id;
+  char tmp[160];
+  if (rc == 0 && c->out.len > p->o.max_payload) {
+    rc = CF_ETOOBIG;
+    snprintf(tmp, sizeof tmp, "result of %zu bytes is above max_payload (%zu)",
+             c->out.len, p->o.max_payload);
+    free(msg);
+    msg = cf__strdup(tmp);
+  }
+  r.err = rc;
+  size_t mlen = msg ? strlen(msg) : 0;
+  r.msg_len = (uint32_t)(mlen > CF__WIRE_MSG_MAX ? CF__WIRE_MSG_MAX : mlen);
+  bool retire = false;
+  if (p->o.max_worker_rss && w_rss(c) > p->o.max_worker_rss) {
+    r.flags |= CF__WF_RETIRE;
+    retire = true;
+  }
+  const void *pl = NULL;
+  size_t plen = 0;
+  if (rc == 0) {
+    r.len = c->out.len;
+    bool sent_shm = false;
+    if (c->out.len > p->o.shm_threshold &&
+        (c->out_reg.map == NULL ||
+         atomic_load_explicit(region_busy(&c->out_reg), memory_order_acquire) ==
+             0)) {
+      bool newfd;
+      if (region_ensure(&c->out_reg, SHM_HDR + c->out.len, &newfd) == 0) {
+        memcpy(c->out_reg.map + SHM_HDR, c->out.data, c->out.len);
+        atomic_store_explicit(region_busy(&c->out_reg), 1,
+                              memory_order_relaxed);
+        r.flags |= CF__WF_SHM;
+        r.region = c->out_reg.size;
+        if (newfd) {
+          r.flags |= CF__WF_NEWFD;
+          if (c->olen > 0)
+            w_flush(c); /* one descriptor per sendmsg */
+          c->pend_fd = c->out_reg.fd;
+        }
+        sent_shm = true;
+      }
+    }
+    if (!sent_shm) {
+      pl = c->out.data;
+      plen = c->out.len;
+    }
+  }
+  w_frame(c, &r, msg, pl, plen);
+  free(msg);
+  if ((r.flags & CF__WF_SHM) && c->out_reg.size > SHM_KEEP_MAX) {
+    /* The parent unmaps such a region after one copy; send before closing
+     * our descriptor, which rides on this frame. */
+    w_flush(c);
+    region_drop(&c->out_reg);
+  }
+  if (c->out.cap > SHM_KEEP_MAX)
+    cf_buffer_free(&c->out);
+  /* Sent now, not batched: a result must never wait behind a long task,
+   * and when a worker dies every result before its running task must
+   * already be out, so that the oldest unanswered task is the culprit. */
+  w_flush(c);
+  if (retire)
+    _exit(0);
+}
+
+static void w_recv(struct wctx *c, size_t want) {
+  if (buf_reserve(&c->ibuf, &c->icap, c->ilen + want) != 0)
+    _exit(70);
+  struct iovec iov = {c->ibuf + c->ilen, c->icap - c->ilen};
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(sizeof(int) * MAX_RX_FDS)];
+  } cm;
+  struct msghdr m = {0};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = cm.b;
+  m.msg_controllen = sizeof cm.b;
+  ssize_t r;
+  do
+    r = recvmsg(c->sock, &m, MSG_CMSG_CLOEXEC);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0)
+    _exit(0); /* end of file: the pool is done with us */
+  if (m.msg_flags & MSG_CTRUNC)
+    _exit(71);
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+      continue;
+    size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+      if (c->nrfds == MAX_RX_FDS)
+        _exit(71);
+      c->rfds[c->nrfds++] = fd;
+    }
+  }
+  c->ilen += (size_t)r;
+}
+
+static _Noreturn void worker_main(const struct pool *p, int sock) {
+  struct wctx c = {0};
+  c.p = p;
+  c.sock = sock;
+  c.pend_fd = -1;
+  c.statm = -1;
+  c.in_reg.fd = c.out_reg.fd = -1;
+  c.df = cf__future_alloc(NULL, trampoline, NULL);
+  if (c.df == NULL)
+    _exit(70);
+  struct cf__wire_hdr h = {
+      .magic = CF__WIRE_MAGIC, .version = CF__WIRE_VERSION, .op = CF__OP_READY};
+  if (p->o.initializer != NULL) {
+    int rc = p->o.initializer(p->initargs ? p->initargs : (const void *)"",
+                              p->o.initargs_len);
+    if (rc != 0) {
+      h.op = CF__OP_INIT_FAIL;
+      h.err = rc < 0 ? rc : CF_ETASK;
+      w_frame(&c, &h, NULL, NULL, 0);
+      w_flush(&c);
+      _exit(0);
+    }
+  }
+  w_frame(&c, &h, NULL, NULL, 0);
+  w_flush(&c);
+  size_t off = 0;
+  for (;;) {
+    struct cf__wire_hdr th;
+    const void *payload;
+    size_t flen = 0;
+    int rc = cf__wire_decode(c.ibuf + off, c.ilen - off, p->o.max_payload, &th,
+                             NULL, &payload, &flen);
+    if (rc == 0) {
+      if (th.op != CF__OP_TASK)
+        _exit(71);
+      w_run(&c, &th, payload);
+      off += flen;
+      if (c.olen > READ_CHUNK)
+        w_flush(&c);
+      continue;
+    }
+    if (rc != CF_EAGAIN)
+      _exit(71);
+    /* Nothing complete is buffered: send what we have, then wait. */
+    if (c.olen > 0)
+      w_flush(&c);
+    memmove(c.ibuf, c.ibuf + off, c.ilen - off);
+    c.ilen -= off;
+    off = 0;
+    size_t want = READ_CHUNK;
+    if (flen > c.ilen && flen - c.ilen > want)
+      want = flen - c.ilen;
+    w_recv(&c, want);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The zygote                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void z_send(int ctl, const struct zmsg *zm, const int *fds, int nfds) {
+  struct iovec iov = {(void *)zm, sizeof *zm};
+  struct msghdr m = {0};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(sizeof(int) * 2)];
+  } cm;
+  if (nfds > 0) {
+    memset(&cm, 0, sizeof cm);
+    m.msg_control = cm.b;
+    m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(h), fds, sizeof(int) * (size_t)nfds);
+  }
+  while (sendmsg(ctl, &m, MSG_NOSIGNAL) < 0) {
+    if (errno != EINTR)
+      _exit(0); /* the pool is gone */
+  }
+}
+
+static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
+  struct zmsg zm = {0};
+  zm.slot = slot;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    zm.op = Z_SPAWN_FAILED;
+    zm.err = neg_errno();
+    z_send(ctl, &zm, NULL, 0);
+    return;
+  }
+  int bufsz = 1 << 20;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+  setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != zygote)
+      _exit(0);
+    int s = sv[1];
+    if (s > 3)
+      close_range(3, (unsigned)s - 1, 0);
+    close_range((unsigned)s + 1, ~0u, 0);
+    worker_main(p, s);
+  }
+  close(sv[1]);
+  if (pid < 0) {
+    zm.op = Z_SPAWN_FAILED;
+    zm.err = neg_errno();
+    close(sv[0]);
+    z_send(ctl, &zm, NULL, 0);
+    return;
+  }
+  int pfd = pidfd_open_(pid);
+  if (pfd < 0) {
+    /* Without a pidfd neither side could watch it: give up on it. */
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    zm.op = Z_SPAWN_FAILED;
+    zm.err = CF_ENOSYS;
+    close(sv[0]);
+    z_send(ctl, &zm, NULL, 0);
+    return;
+  }
+  p->zpids[slot] = pid;
+  p->zpidfds[slot] = pfd;
+  zm.op = Z_SPAWNED;
+  zm.pid = pid;
+  int fds[2] = {sv[0], pfd};
+  z_send(ctl, &zm, fds, 2);
+  close(sv[0]);
+}
+
+static void z_reap(struct pool *p, int ctl, int slot, bool report) {
+  struct rusage ru;
+  int status = 0;
+  pid_t r;
+  do
+    r = wait4(p->zpids[slot], &status, 0, &ru);
+  while (r < 0 && errno == EINTR);
+  if (report) {
+    struct zmsg zm = {0};
+    zm.op = Z_EXITED;
+    zm.slot = slot;
+    zm.pid = p->zpids[slot];
+    zm.status = status;
+    zm.maxrss_kb = r > 0 ? ru.ru_maxrss : 0;
+    z_send(ctl, &zm, NULL, 0);
+  }
+  close(p->zpidfds[slot]);
+  p->zpidfds[slot] = -1;
+  p->zpids[slot] = 0;
+}
+
+static _Noreturn void zygote_main(struct pool *p, int ctl) {
+  /* The caller's handlers would run here with the caller's assumptions;
+   * SIGCHLD must be default for wait4 to see our children's statuses. */
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
+      continue;
+    if (sig == SIGCHLD ||
+        (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)) {
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = SIG_DFL;
+      sigaction(sig, &sa, NULL);
+    }
+  }
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  if (ctl > 3)
+    close_range(3, (unsigned)ctl - 1, 0);
+  close_range((unsigned)ctl + 1, ~0u, 0);
+  pid_t self = getpid();
+  for (int i = 0; i < p->nslots; i++) {
+    p->zpids[i] = 0;
+    p->zpidfds[i] = -1;
+  }
+  for (;;) {
+    int n = 0;
+    p->zpoll[n].fd = ctl;
+    p->zpoll[n].events = POLLIN;
+    p->zslot_of[n++] = -1;
+    for (int i = 0; i < p->nslots; i++) {
+      if (p->zpidfds[i] < 0)
+        continue;
+      p->zpoll[n].fd = p->zpidfds[i];
+      p->zpoll[n].events = POLLIN;
+      p->zslot_of[n++] = i;
+    }
+    if (poll(p->zpoll, (nfds_t)n, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    for (int k = 1; k < n; k++)
+      if (p->zpoll[k].revents)
+        z_reap(p, ctl, p->zslot_of[k], true);
+    if (p->zpoll[0].revents) {
+      struct zmsg zm;
+      ssize_t r = recv(ctl, &zm, sizeof zm, 0);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r != (ssize_t)sizeof zm)
+        break; /* end of file, or garbage: the pool is gone */
+      if (zm.op == Z_SPAWN && zm.slot >= 0 && zm.slot < p->nslots &&
+          p->zpids[zm.slot] == 0)
+        z_spawn(p, ctl, zm.slot, self);
+    }
+  }
+  for (int i = 0; i < p->nslots; i++)
+    if (p->zpids[i] > 0)
+      pidfd_signal_(p->zpidfds[i], SIGKILL);
+  for (int i = 0; i < p->nslots; i++)
+    if (p->zpids[i] > 0)
+      z_reap(p, ctl, i, false);
+  _exit(0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parent side: sending                                                      */
+/* ------------------------------------------------------------------------ */
+
+#define TAG_WAKE 1u
+#define TAG_CTL 2u
+#define TAG_WORKER 3u
+
+static void wake_manager(struct pool *p) {
+  uint64_t one = 1;
+  ssize_t r;
+  do
+    r = write(p->evfd, &one, sizeof one);
+  while (r < 0 && errno == EINTR);
+}
+
+static void worker_epoll_locked(struct pool *p, int slot, bool out) {
+  struct worker *w = &p->ws[slot];
+  if (w->eof || w->want_out == out)
+    return;
+  struct epoll_event ev = {0};
+  ev.events = EPOLLIN | (out ? EPOLLOUT : 0);
+  ev.data.u64 = ((uint64_t)TAG_WORKER << 32) | (uint32_t)slot;
+  epoll_ctl(p->ep, EPOLL_CTL_MOD, w->sock, &ev);
+  w->want_out = out;
+}
+
+static void worker_flush_locked(struct pool *p, int slot) {
+  struct worker *w = &p->ws[slot];
+  while (w->ooff < w->olen && !w->send_dead) {
+    struct iovec iov = {w->obuf + w->ooff, w->olen - w->ooff};
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    union {
+      struct cmsghdr h;
+      char b[CMSG_SPACE(sizeof(int) * 2)];
+    } cm;
+    if (w->npend > 0) {
+      memset(&cm, 0, sizeof cm);
+      m.msg_control = cm.b;
+      m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)w->npend);
+      struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+      h->cmsg_level = SOL_SOCKET;
+      h->cmsg_type = SCM_RIGHTS;
+      h->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)w->npend);
+      memcpy(CMSG_DATA(h), w->pend_fds, sizeof(int) * (size_t)w->npend);
+    }
+    ssize_t r = sendmsg(w->sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN) {
+        worker_epoll_locked(p, slot, true);
+        return;
+      }
+      /* EPIPE, ECONNRESET: it died; its EXITED report settles its tasks. */
+      w->send_dead = true;
+      break;
+    }
+    w->npend = 0;
+    w->ooff += (size_t)r;
+  }
+  w->ooff = w->olen = 0;
+  worker_epoll_locked(p, slot, false);
+}
+
+/* Appends t's TASK frame to w's output. */
+static int encode_task_locked(struct pool *p, struct worker *w,
+                              struct task *t) {
+  struct cf__wire_hdr h = {
+      .magic = CF__WIRE_MAGIC, .version = CF__WIRE_VERSION, .op = CF__OP_TASK};
+  h.id = t->id;
+  h.len = t->len;
+  h.aux = (uint64_t)(uintptr_t)t->fn;
+  size_t plen = t->len;
+  /* The worker drops a region this big after one use; so do we. */
+  if (w->in_reg.size > SHM_KEEP_MAX &&
+      atomic_load_explicit(region_busy(&w->in_reg), memory_order_acquire) == 0)
+    region_drop(&w->in_reg);
+  if (t->len > p->o.shm_threshold &&
+      (w->in_reg.map == NULL ||
+       atomic_load_explicit(region_busy(&w->in_reg), memory_order_acquire) ==
+           0) &&
+      w->npend < 2) {
+    bool newfd;
+    if (region_ensure(&w->in_reg, SHM_HDR + t->len, &newfd) == 0) {
+      memcpy(w->in_reg.map + SHM_HDR, t->data, t->len);
+      atomic_store_explicit(region_busy(&w->in_reg), 1, memory_order_relaxed);
+      h.flags |= CF__WF_SHM;
+      h.region = w->in_reg.size;
+      if (newfd) {
+        h.flags |= CF__WF_NEWFD;
+        w->pend_fds[w->npend++] = w->in_reg.fd;
+      }
+      plen = 0;
+    }
+  }
+  int rc = buf_reserve(&w->obuf, &w->ocap, w->olen + CF__WIRE_HDR_SIZE + plen);
+  if (rc != 0)
+    return rc;
+  cf__wire_encode(w->obuf + w->olen, &h);
+  w->olen += CF__WIRE_HDR_SIZE;
+  if (plen) {
+    memcpy(w->obuf + w->olen, t->data, plen);
+    w->olen += plen;
+  }
+  return 0;
+}
+
+static bool worker_takes(const struct pool *p, const struct worker *w) {
+  return w->st == W_READY && !w->retiring && !w->send_dead &&
+         w->fl.n < p->o.pipeline_depth;
+}
+
+/* Sends queued tasks to workers with room. Returns true if a task with a
+ * deadline became the oldest on a worker (the manager must recompute its
+ * wake-up time). */
+static bool dispatch_locked(struct pool *p) {
+  bool deadline = false;
+  uint64_t touched = 0; /* slots 0..63 touched; others flushed at once */
+  while (p->queue.n > 0 && !p->broken) {
+    int best = -1;
+    for (int i = 0; i < p->nslots; i++) {
+      struct worker *w = &p->ws[i];
+      if (worker_takes(p, w) && (best < 0 || w->fl.n < p->ws[best].fl.n))
+        best = i;
+    }
+    if (best < 0)
+      break;
+    struct worker *w = &p->ws[best];
+    struct task *t = p->queue.head;
+    if (encode_task_locked(p, w, t) != 0)
+      break; /* out of memory: try again on the next event */
+    tl_remove(&p->queue, t);
+    t->in_queue = false;
+    cf__future_try_start(t->f); /* false for a task sent again */
+    if (w->fl.n == 0) {
+      w->head_start = cf_now_ns();
+      if (t->timeout_ns || t->cancel_req)
+        deadline = true;
+    }
+    tl_push_back(&w->fl, t);
+    w->sent++;
+    if (p->o.max_tasks_per_child && w->sent >= p->o.max_tasks_per_child)
+      w->retiring = true;
+    if (best < 64)
+      touched |= (uint64_t)1 << best;
+    else
+      worker_flush_locked(p, best);
+  }
+  for (int i = 0; i < 64 && touched; i++)
+    if (touched & ((uint64_t)1 << i)) {
+      touched &= ~((uint64_t)1 << i);
+      worker_flush_locked(p, i);
+    }
+  return deadline;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parent side: outcomes                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void set_outcome(struct pool *p, struct task *t, int state, int err,
+                        void *value, char *msg, struct tlist *done) {
+  t->out_state = state;
+  t->out_err = err;
+  t->out_value = value;
+  t->out_msg = msg;
+  if (state == CF_CANCELLED)
+    p->cancelled++;
+  else if (err == 0)
+    p->completed++;
+  else
+    p->failed++;
+  tl_push_back(done, t);
+}
+
+static void fail_task(struct pool *p, struct task *t, int err, const char *msg,
+                      struct tlist *done) {
+  set_outcome(p, t, err == CF_ECANCELED ? CF_CANCELLED : CF_FINISHED, err, NULL,
+              msg ? cf__strdup(msg) : NULL, done);
+}
+
+static void break_pool_locked(struct pool *p, const char *why) {
+  if (p->broken)
+    return;
+  p->broken = true;
+  snprintf(p->broken_msg, sizeof p->broken_msg, "%s", why);
+}
+
+static void kill_worker_locked(struct worker *w, int reason, int sig) {
+  if (w->kill_reason == K_NONE) {
+    w->kill_reason = reason;
+    w->kill_sig = sig;
+  }
+  w->retiring = true;
+  if (w->pidfd >= 0)
+    pidfd_signal_(w->pidfd, sig);
+}
+
+/* A task that was sent but will not run on this worker goes back to the
+ * front of the queue, or ends if the pool will not run it. */
+static void requeue_locked(struct pool *p, struct task *t, struct tlist *done) {
+  if (p->broken)
+    fail_task(p, t, CF_EBROKEN, p->broken_msg, done);
+  else if (p->terminating || t->cancel_req)
+    fail_task(p, t, CF_ECANCELED, NULL, done);
+  else {
+    tl_push_front(&p->queue, t);
+    t->in_queue = true;
+  }
+}
+
+static void requeue_rest_locked(struct pool *p, struct worker *w,
+                                struct tlist *done) {
+  while (w->fl.tail != NULL) {
+    struct task *t = w->fl.tail;
+    tl_remove(&w->fl, t);
+    requeue_locked(p, t, done);
+  }
+}
+
+static int handle_result_locked(struct pool *p, struct worker *w,
+                                const struct cf__wire_hdr *h, const void *msg,
+                                const void *payload, struct tlist *done) {
+  struct task *t = w->fl.head;
+  if (t == NULL || t->id != h->id)
+    return CF_EPROTO;
+  const unsigned char *src = payload;
+  int fd = -1;
+  if (h->flags & CF__WF_SHM) {
+    if (h->flags & CF__WF_NEWFD) {
+      if (w->nrfds == 0)
+        return CF_EPROTO;
+      fd = w->rfds[0];
+      memmove(w->rfds, w->rfds + 1, (size_t)--w->nrfds * sizeof(int));
+    }
+    int rc = region_attach(&w->out_reg, fd, h->region);
+    if (rc != 0)
+      return CF_EPROTO;
+    src = w->out_reg.map + SHM_HDR;
+  }
+  char *m = NULL;
+  if (h->msg_len) {
+    m = malloc(h->msg_len + 1);
+    if (m) {
+      memcpy(m, msg, h->msg_len);
+      m[h->msg_len] = 0;
+    }
+  }
+  struct result *res = NULL;
+  int err = h->err;
+  if (err == 0) {
+    res = malloc(sizeof *res + h->len);
+    if (res == NULL) {
+      err = CF_ENOMEM;
+    } else {
+      res->view.data = res->bytes;
+      res->view.len = h->len;
+      res->view.cap = 0;
+      if (h->len)
+        memcpy(res->bytes, src, h->len);
+    }
+  }
+  if (h->flags & CF__WF_SHM) {
+    atomic_store_explicit(region_busy(&w->out_reg), 0, memory_order_release);
+    if (w->out_reg.size > SHM_KEEP_MAX)
+      region_drop(&w->out_reg);
+  }
+  tl_remove(&w->fl, t);
+  set_outcome(p, t, CF_FINISHED, err, res, m, done);
+  w->head_start = cf_now_ns();
+  if (h->flags & CF__WF_RETIRE) {
+    /* It exits after this result: what it had not started goes back. */
+    w->retiring = true;
+    requeue_rest_locked(p, w, done);
+  }
+  return 0;
+}
+
+static int handle_frames_locked(struct pool *p, int slot, struct tlist *done,
+                                size_t *need) {
+  struct worker *w = &p->ws[slot];
+  size_t off = 0;
+  int rc = 0;
+  *need = 0;
+  for (;;) {
+    struct cf__wire_hdr h;
+    const void *msg, *payload;
+    size_t flen = 0;
+    rc = cf__wire_decode(w->ibuf + off, w->ilen - off, p->o.max_payload, &h,
+                         &msg, &payload, &flen);
+    if (rc == CF_EAGAIN) {
+      *need = flen > w->ilen - off ? flen - (w->ilen - off) : 0;
+      rc = 0;
+      break;
+    }
+    if (rc != 0)
+      break;
+    off += flen;
+    if (h.op == CF__OP_READY) {
+      w->ready_seen = true;
+    } else if (h.op == CF__OP_INIT_FAIL) {
+      char why[200];
+      snprintf(why, sizeof why, "the initializer failed in worker %d: %s",
+               (int)w->pid, cf_err_name(h.err));
+      break_pool_locked(p, why);
+    } else if (h.op == CF__OP_RESULT) {
+      rc = handle_result_locked(p, w, &h, msg, payload, done);
+      if (rc != 0)
+        break;
+    } else {
+      rc = CF_EPROTO;
+      break;
+    }
+  }
+  memmove(w->ibuf, w->ibuf + off, w->ilen - off);
+  w->ilen -= off;
+  return rc;
+}
+
+/* Reads what the worker sent (until EAGAIN or end of file). */
+static void worker_read_locked(struct pool *p, int slot, struct tlist *done) {
+  struct worker *w = &p->ws[slot];
+  size_t need = 0;
+  while (!w->eof) {
+    size_t want = need > READ_CHUNK ? need : READ_CHUNK;
+    if (buf_reserve(&w->ibuf, &w->icap, w->ilen + want) != 0) {
+      kill_worker_locked(w, K_PROTO, SIGKILL);
+      return;
+    }
+    struct iovec iov = {w->ibuf + w->ilen, w->icap - w->ilen};
+    union {
+      struct cmsghdr h;
+      char b[CMSG_SPACE(sizeof(int) * MAX_RX_FDS)];
+    } cm;
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = cm.b;
+    m.msg_controllen = sizeof cm.b;
+    ssize_t r = recvmsg(w->sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0 && errno == EAGAIN)
+      return;
+    if (r <= 0) {
+      w->eof = true;
+      epoll_ctl(p->ep, EPOLL_CTL_DEL, w->sock, NULL);
+      return;
+    }
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+      if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+        continue;
+      size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < k; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+        if (w->nrfds < MAX_RX_FDS)
+          w->rfds[w->nrfds++] = fd;
+        else
+          close(fd);
+      }
+    }
+    w->ilen += (size_t)r;
+    if ((m.msg_flags & MSG_CTRUNC) ||
+        handle_frames_locked(p, slot, done, &need) != 0) {
+      kill_worker_locked(w, K_PROTO, SIGKILL);
+      w->eof = true;
+      epoll_ctl(p->ep, EPOLL_CTL_DEL, w->sock, NULL);
+      return;
+    }
+  }
+}
+
+static void worker_release_locked(struct pool *p, struct worker *w) {
+  if (w->sock >= 0 && !w->eof)
+    epoll_ctl(p->ep, EPOLL_CTL_DEL, w->sock, NULL);
+  close_fd(&w->sock);
+  close_fd(&w->pidfd);
+  for (int i = 0; i < w->nrfds; i++)
+    close(w->rfds[i]);
+  region_drop(&w->in_reg);
+  region_drop(&w->out_reg);
+  free(w->obuf);
+  free(w->ibuf);
+  memset(w, 0, sizeof *w);
+  w->st = W_FREE;
+  w->sock = w->pidfd = -1;
+  w->in_reg.fd = w->out_reg.fd = -1;
+}
+
+/* The zygote reported that the worker in slot died. */
+static void worker_exited_locked(struct pool *p, int slot, int status,
+                                 long maxrss, bool known, struct tlist *done) {
+  struct worker *w = &p->ws[slot];
+  worker_read_locked(p, slot, done);
+  char why[320];
+  if (known)
+    describe_exit(why, sizeof why, w->pid, status, maxrss);
+  else
+    snprintf(why, sizeof why, "worker process %d was lost with the zygote",
+             (int)w->pid);
+  bool clean = known && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (p->o.initializer != NULL && !w->ready_seen && !clean &&
+      w->kill_reason == K_NONE) {
+    char b[400];
+    snprintf(b, sizeof b, "the initializer crashed: %s", why);
+    break_pool_locked(p, b);
+  }
+  struct task *t = tl_pop(&w->fl);
+  if (t != NULL) {
+    char m[480];
+    if (p->broken) {
+      fail_task(p, t, CF_EBROKEN, p->broken_msg, done);
+    } else if (w->kill_reason == K_TIMEOUT) {
+      snprintf(m, sizeof m, "task timed out after %.3f s; %s",
+               (double)t->timeout_ns / 1e9, why);
+      fail_task(p, t, CF_ETIMEDOUT, m, done);
+    } else if (w->kill_reason == K_CANCEL) {
+      fail_task(p, t, CF_ECANCELED, NULL, done);
+    } else if (w->kill_reason == K_PROTO) {
+      snprintf(m, sizeof m, "protocol error from the worker; %s", why);
+      fail_task(p, t, CF_EPROTO, m, done);
+    } else if (w->kill_reason == K_TERM) {
+      snprintf(m, sizeof m, "the pool was terminated; %s", why);
+      fail_task(p, t, CF_EWORKER, m, done);
+    } else if (++t->crashes <= p->o.crash_retries) {
+      requeue_locked(p, t, done);
+    } else {
+      fail_task(p, t, CF_EWORKER, why, done);
+    }
+  }
+  requeue_rest_locked(p, w, done);
+  worker_release_locked(p, w);
+}
+
+static void ctl_read_locked(struct pool *p, struct tlist *done) {
+  for (;;) {
+    struct zmsg zm;
+    struct iovec iov = {&zm, sizeof zm};
+    union {
+      struct cmsghdr h;
+      char b[CMSG_SPACE(sizeof(int) * 2)];
+    } cm;
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = cm.b;
+    m.msg_controllen = sizeof cm.b;
+    ssize_t r = recvmsg(p->ctl, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0 && errno == EAGAIN)
+      return;
+    int fds[2] = {-1, -1};
+    int nfds = 0;
+    for (struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; h;
+         h = CMSG_NXTHDR(&m, h)) {
+      if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+        continue;
+      size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < k; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+        if (nfds < 2)
+          fds[nfds++] = fd;
+        else
+          close(fd);
+      }
+    }
+    if (r != (ssize_t)sizeof zm || zm.slot < 0 || zm.slot >= p->nslots) {
+      for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+      if (r > 0)
+        continue;
+      /* The zygote is gone: so are its workers (PR_SET_PDEATHSIG). */
+      p->zygote_dead = true;
+      epoll_ctl(p->ep, EPOLL_CTL_DEL, p->ctl, NULL);
+      break_pool_locked(p, "the pool's zygote process died");
+      for (int i = 0; i < p->nslots; i++) {
+        if (p->ws[i].st == W_READY)
+          worker_exited_locked(p, i, 0, 0, false, done);
+        else if (p->ws[i].st == W_SPAWNING)
+          worker_release_locked(p, &p->ws[i]);
+      }
+      return;
+    }
+    struct worker *w = &p->ws[zm.slot];
+    if (zm.op == Z_SPAWNED && nfds == 2 && w->st == W_SPAWNING) {
+      nfds = 0; /* the worker owns them now */
+      w->st = W_READY;
+      w->pid = zm.pid;
+      w->sock = fds[0];
+      w->pidfd = fds[1];
+      fcntl(w->sock, F_SETFL, fcntl(w->sock, F_GETFL) | O_NONBLOCK);
+      struct epoll_event ev = {0};
+      ev.events = EPOLLIN;
+      ev.data.u64 = ((uint64_t)TAG_WORKER << 32) | (uint32_t)zm.slot;
+      if (epoll_ctl(p->ep, EPOLL_CTL_ADD, w->sock, &ev) != 0)
+        kill_worker_locked(w, K_PROTO, SIGKILL);
+      if (p->terminating)
+        kill_worker_locked(w, K_TERM, p->terminating);
+    } else if (zm.op == Z_SPAWN_FAILED && w->st == W_SPAWNING) {
+      worker_release_locked(p, w);
+      bool any = false;
+      for (int i = 0; i < p->nslots; i++)
+        any |= p->ws[i].st != W_FREE;
+      if (!any) {
+        char why[160];
+        snprintf(why, sizeof why, "no worker could be started: %s",
+                 cf_strerror(zm.err));
+        break_pool_locked(p, why);
+      }
+    } else if (zm.op == Z_EXITED && w->st == W_READY && w->pid == zm.pid) {
+      worker_exited_locked(p, zm.slot, zm.status, (long)zm.maxrss_kb, true,
+                           done);
+    }
+    for (int i = 0; i < nfds; i++)
+      close(fds[i]);
+  }
+}
+
+static void spawn_locked(struct pool *p, int slot) {
+  struct zmsg zm = {0};
+  zm.op = Z_SPAWN;
+  zm.slot = slot;
+  ssize_t r;
+  do
+    r = send(p->ctl, &zm, sizeof zm, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+  if (r == (ssize_t)sizeof zm) {
+    memset(&p->ws[slot], 0, sizeof p->ws[slot]);
+    p->ws[slot].st = W_SPAWNING;
+    p->ws[slot].sock = p->ws[slot].pidfd = -1;
+    p->ws[slot].in_reg.fd = p->ws[slot].out_reg.fd = -1;
+  }
+}
+
+/* The manager's bookkeeping after every batch of events. Returns true once
+ * the pool has finished (shut down, drained, every worker reaped). */
+static bool maintain_locked(struct pool *p, struct tlist *done) {
+  if (p->broken) {
+    while (p->queue.n > 0) {
+      struct task *t = tl_pop(&p->queue);
+      t->in_queue = false;
+      fail_task(p, t, CF_EBROKEN, p->broken_msg, done);
+    }
+    for (int i = 0; i < p->nslots; i++) {
+      struct worker *w = &p->ws[i];
+      if (w->st == W_READY && w->fl.n > 0 && w->kill_reason == K_NONE)
+        kill_worker_locked(w, K_BROKEN, SIGKILL);
+    }
+  }
+  int active = 0, alive = 0, free_slot = -1;
+  for (int i = 0; i < p->nslots; i++) {
+    struct worker *w = &p->ws[i];
+    if (w->st == W_FREE) {
+      if (free_slot < 0)
+        free_slot = i;
+      continue;
+    }
+    alive++;
+    if (w->st == W_SPAWNING || !w->retiring)
+      active++;
+  }
+  if (!p->broken && !p->zygote_dead && (!p->shutdown || p->queue.n > 0)) {
+    while (active < p->o.max_workers && free_slot >= 0) {
+      spawn_locked(p, free_slot);
+      if (p->ws[free_slot].st != W_SPAWNING)
+        break;
+      active++;
+      alive++;
+      free_slot = -1;
+      for (int i = 0; i < p->nslots && free_slot < 0; i++)
+        if (p->ws[i].st == W_FREE)
+          free_slot = i;
+    }
+  }
+  dispatch_locked(p);
+  /* Idle workers that will get no more work are told to exit. */
+  for (int i = 0; i < p->nslots; i++) {
+    struct worker *w = &p->ws[i];
+    if (w->st != W_READY || w->closed_wr || w->fl.n > 0 || w->olen > 0)
+      continue;
+    if (w->retiring || p->broken || (p->shutdown && p->queue.n == 0)) {
+      w->retiring = true;
+      w->closed_wr = true;
+      shutdown(w->sock, SHUT_WR);
+    }
+  }
+  return p->shutdown && p->queue.n == 0 && alive == 0;
+}
+
+/* Kills workers whose oldest task ran past its deadline or was asked to
+ * stop; returns the milliseconds until the next deadline, or -1. */
+static int deadlines_locked(struct pool *p) {
+  uint64_t now = cf_now_ns(), next = UINT64_MAX;
+  for (int i = 0; i < p->nslots; i++) {
+    struct worker *w = &p->ws[i];
+    struct task *t = w->fl.head;
+    if (w->st != W_READY || t == NULL || w->kill_reason != K_NONE)
+      continue;
+    if (t->cancel_req) {
+      kill_worker_locked(w, K_CANCEL, SIGKILL);
+      continue;
+    }
+    if (t->timeout_ns == 0)
+      continue;
+    uint64_t dl = w->head_start + t->timeout_ns;
+    if (dl <= now)
+      kill_worker_locked(w, K_TIMEOUT, SIGKILL);
+    else if (dl < next)
+      next = dl;
+  }
+  if (next == UINT64_MAX)
+    return -1;
+  uint64_t ms = (next - now + 999999) / 1000000;
+  return ms > 60000 ? 60000 : (int)ms;
+}
+
+static void free_tasks(struct tlist *l) {
+  struct task *t;
+  while ((t = tl_pop(l)) != NULL)
+    free(t);
+}
+
+/* Completes the collected futures with no lock held. */
+static void complete_all(struct tlist *done) {
+  for (struct task *t = done->head; t; t = t->next) {
+    cf_future *f = t->f;
+    if (t->out_state == CF_CANCELLED && cf__state(f) == CF_PENDING &&
+        cf__future_cancel_pending(f)) {
+      free(t->out_msg);
+    } else if (cf__future_complete(f, t->out_state, t->out_err, t->out_value,
+                                   t->out_msg) != 0) {
+      free(t->out_value);
+    }
+    cf_future_release(f);
+  }
+}
+
+static void *manager_main(void *arg) {
+  struct pool *p = arg;
+  cf__tls_executor = &p->base;
+  struct tlist graveyard = {0};
+  int timeout_ms = -1;
+  for (;;) {
+    struct epoll_event evs[64];
+    int n = epoll_wait(p->ep, evs, 64, timeout_ms);
+    if (n < 0)
+      n = 0; /* EINTR */
+    struct tlist done = {0};
+    pthread_mutex_lock(&p->mu);
+    free_tasks(&graveyard);
+    for (int i = 0; i < n; i++) {
+      uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
+      int slot = (int)(uint32_t)evs[i].data.u64;
+      if (tag == TAG_WAKE) {
+        uint64_t v;
+        while (read(p->evfd, &v, sizeof v) < 0 && errno == EINTR)
+          ;
+      } else if (tag == TAG_CTL) {
+        ctl_read_locked(p, &done);
+      } else if (tag == TAG_WORKER && p->ws[slot].st == W_READY) {
+        if (evs[i].events & EPOLLOUT)
+          worker_flush_locked(p, slot);
+        if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+          worker_read_locked(p, slot, &done);
+      }
+    }
+    bool finished = maintain_locked(p, &done);
+    timeout_ms = deadlines_locked(p);
+    pthread_mutex_unlock(&p->mu);
+    complete_all(&done);
+    graveyard = done;
+    if (finished)
+      break;
+  }
+  pthread_mutex_lock(&p->mu);
+  free_tasks(&graveyard);
+  pthread_mutex_unlock(&p->mu);
+  /* End of file on the control socket makes the zygote exit. */
+  close_fd(&p->ctl);
+  int st;
+  while (waitpid(p->zpid, &st, 0) < 0 && errno == EINTR)
+    ;
+  pthread_mutex_lock(&p->mu);
+  p->mgr_done = true;
+  pthread_cond_broadcast(&p->done_cv);
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The executor interface                                                    */
+/* ------------------------------------------------------------------------ */
+
+void cf_process_pool_options_init(cf_process_pool_options *o) {
+  if (o == NULL)
+    return;
+  memset(o, 0, sizeof *o);
+  o->max_workers = cf_cpu_count();
+  o->task_timeout = -1;
+  o->max_payload = (size_t)1 << 30;
+  o->shm_threshold = (size_t)64 << 10;
+  o->pipeline_depth = 64;
+}
+
+static void pool_free_mem(struct pool *p) {
+  free(p->ws);
+  free(p->zpids);
+  free(p->zpidfds);
+  free(p->zpoll);
+  free(p->zslot_of);
+  free(p->initargs);
+  close_fd(&p->ep);
+  close_fd(&p->evfd);
+  close_fd(&p->ctl);
+  pthread_cond_destroy(&p->done_cv);
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}
+
+int cf_process_pool_new(const cf_process_pool_options *opts,
+                        cf_executor **out) {
+  cf_process_pool_options o;
+  if (opts == NULL)
+    cf_process_pool_options_init(&o);
+  else
+    o = *opts;
+  if (out == NULL || o.max_workers < 1 || o.max_workers > 4096 ||
+      o.task_timeout != o.task_timeout || o.task_timeout == 0 ||
+      o.max_payload > ((size_t)1 << 40) || o.pipeline_depth < 1 ||
+      (o.initargs == NULL && o.initargs_len > 0))
+    return CF_EINVAL;
+  struct pool *p = calloc(1, sizeof *p);
+  if (p == NULL)
+    return CF_ENOMEM;
+  p->base.vt = &pool_vt;
+  p->o = o;
+  p->ep = p->evfd = p->ctl = -1;
+  pthread_mutex_init(&p->mu, NULL);
+  cf__cond_init(&p->done_cv);
+  p->nslots = 2 * o.max_workers;
+  size_t ns = (size_t)p->nslots;
+  p->ws = calloc(ns, sizeof *p->ws);
+  p->zpids = calloc(ns, sizeof *p->zpids);
+  p->zpidfds = calloc(ns, sizeof *p->zpidfds);
+  p->zpoll = calloc(ns + 1, sizeof *p->zpoll);
+  p->zslot_of = calloc(ns + 1, sizeof *p->zslot_of);
+  if (o.initargs_len > 0 && (p->initargs = malloc(o.initargs_len)) != NULL)
+    memcpy(p->initargs, o.initargs, o.initargs_len);
+  if (!p->ws || !p->zpids || !p->zpidfds || !p->zpoll || !p->zslot_of ||
+      (o.initargs_len > 0 && p->initargs == NULL)) {
+    pool_free_mem(p);
+    return CF_ENOMEM;
+  }
+  p->o.initargs = NULL;
+  for (int i = 0; i < p->nslots; i++) {
+    p->ws[i].sock = p->ws[i].pidfd = -1;
+    p->ws[i].in_reg.fd = p->ws[i].out_reg.fd = -1;
+  }
+  int sv[2];
+  int rc = 0;
+  p->ep = epoll_create1(EPOLL_CLOEXEC);
+  p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (p->ep < 0 || p->evfd < 0 ||
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    rc = neg_errno();
+    pool_free_mem(p);
+    return rc;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(sv[0]);
+    zygote_main(p, sv[1]);
+  }
+  close(sv[1]);
+  if (pid < 0) {
+    rc = neg_errno();
+    close(sv[0]);
+    pool_free_mem(p);
+    return rc == CF_ENOMEM ? CF_EAGAIN : rc;
+  }
+  p->zpid = pid;
+  p->ctl = sv[0];
+  struct epoll_event ev = {0};
+  ev.events = EPOLLIN;
+  ev.data.u64 = (uint64_t)TAG_WAKE << 32;
+  epoll_ctl(p->ep, EPOLL_CTL_ADD, p->evfd, &ev);
+  ev.data.u64 = (uint64_t)TAG_CTL << 32;
+  epoll_ctl(p->ep, EPOLL_CTL_ADD, p->ctl, &ev);
+  struct tlist none = {0};
+  pthread_mutex_lock(&p->mu);
+  maintain_locked(p, &none); /* ask for the first workers */
+  pthread_mutex_unlock(&p->mu);
+  rc = pthread_create(&p->mgr, NULL, manager_main, p);
+  if (rc != 0) {
+    close_fd(&p->ctl);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    pool_free_mem(p);
+    return CF_EAGAIN;
+  }
+  *out = &p->base;
+  return 0;
+}
+
+static struct pool *as_pool(cf_executor *ex) {
+  return ex != NULL && ex->vt == &pool_vt ? (struct pool *)ex : NULL;
+}
+
+int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn, const void *data,
+                            size_t len, double timeout, cf_future **out) {
+  struct pool *p = as_pool(ex);
+  if (p == NULL || fn == NULL || (data == NULL && len > 0) ||
+      timeout != timeout || timeout == 0)
+    return CF_EINVAL;
+  if (len > p->o.max_payload)
+    return CF_ETOOBIG;
+  struct task *t = malloc(sizeof *t + len);
+  if (t == NULL)
+    return CF_ENOMEM;
+  memset(t, 0, sizeof *t);
+  t->fn = fn;
+  t->len = len;
+  if (len)
+    memcpy(t->data, data, len);
+  t->timeout_ns = timeout > 0 ? (uint64_t)(timeout * 1e9) : 0;
+  if (t->timeout_ns == 0 && timeout > 0)
+    t->timeout_ns = 1;
+  cf_future *f = cf__future_alloc(ex, NULL, t);
+  if (f == NULL) {
+    free(t);
+    return CF_ENOMEM;
+  }
+  f->value_free = free;
+  t->f = f;
+  if (out != NULL)
+    cf_future_retain(f);
+  pthread_mutex_lock(&p->mu);
+  int rc = p->broken ? CF_EBROKEN : p->shutdown ? CF_ESHUTDOWN : 0;
+  bool wake = false;
+  if (rc == 0) {
+    t->id = ++p->next_id;
+    t->in_queue = true;
+    tl_push_back(&p->queue, t);
+    p->submitted++;
+    wake = dispatch_locked(p);
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (rc != 0) {
+    if (out != NULL)
+      cf_future_release(f);
+    f->arg = NULL;
+    cf_future_release(f);
+    free(t);
+    return rc;
+  }
+  if (wake)
+    wake_manager(p);
+  if (out != NULL)
+    *out = f;
+  return 0;
+}
+
+int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
+                    size_t len, cf_future **out) {
+  struct pool *p = as_pool(ex);
+  if (p == NULL)
+    return CF_EINVAL;
+  return cf_submit_bytes_timeout(ex, fn, data, len, p->o.task_timeout, out);
+}
+
+int cf_future_bytes(cf_future *f, double timeout, const void **data,
+                    size_t *len) {
+  if (f == NULL || f->ex == NULL || f->ex->vt != &pool_vt)
+    return CF_EINVAL;
+  void *v = NULL;
+  int rc = cf_future_result(f, timeout, &v);
+  if (rc != 0)
+    return rc;
+  const struct result *res = v;
+  if (data != NULL)
+    *data = res->bytes;
+  if (len != NULL)
+    *len = res->view.len;
+  return 0;
+}
+
+static int pool_submit(cf_executor *ex, cf_future *f) {
+  (void)ex;
+  (void)f;
+  return CF_EINVAL; /* a process pool runs cf_bytes_fn tasks only */
+}
+
+static int pool_shutdown(cf_executor *ex, unsigned flags) {
+  struct pool *p = (struct pool *)ex;
+  struct tlist cancelled = {0};
+  pthread_mutex_lock(&p->mu);
+  p->shutdown = true;
+  if (flags & CF_SHUTDOWN_CANCEL_FUTURES) {
+    struct task *t;
+    while ((t = tl_pop(&p->queue)) != NULL) {
+      t->in_queue = false;
+      fail_task(p, t, CF_ECANCELED, NULL, &cancelled);
+      t->f->arg = NULL;
+    }
+  }
+  pthread_mutex_unlock(&p->mu);
+  wake_manager(p);
+  complete_all(&cancelled);
+  free_tasks(&cancelled);
+  if (!(flags & CF_SHUTDOWN_WAIT))
+    return 0;
+  if (pthread_equal(pthread_self(), p->mgr))
+    return CF_EDEADLK;
+  pthread_mutex_lock(&p->mu);
+  while (!p->mgr_done)
+    pthread_cond_wait(&p->done_cv, &p->mu);
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+static void pool_destroy(cf_executor *ex) {
+  struct pool *p = (struct pool *)ex;
+  pthread_join(p->mgr, NULL);
+  pool_free_mem(p);
+}
+
+static int pool_stats(cf_executor *ex, cf_executor_stats *out) {
+  struct pool *p = (struct pool *)ex;
+  memset(out, 0, sizeof *out);
+  pthread_mutex_lock(&p->mu);
+  for (int i = 0; i < p->nslots; i++) {
+    struct worker *w = &p->ws[i];
+    if (w->st == W_FREE)
+      continue;
+    out->workers++;
+    if (w->st == W_READY && w->fl.n == 0)
+      out->idle++;
+    out->running += w->fl.n;
+  }
+  out->queued = p->queue.n;
+  out->max_workers = (size_t)p->o.max_workers;
+  out->submitted = p->submitted;
+  out->completed = p->completed;
+  out->failed = p->failed;
+  out->cancelled = p->cancelled;
+  pthread_mutex_unlock(&p->mu);
+  return 0;
+}
+
+static bool pool_cancel(cf_executor *ex, cf_future *f) {
+  struct pool *p = (struct pool *)ex;
+  pthread_mutex_lock(&p->mu);
+  struct task *t = cf__state(f) == CF_PENDING ? f->arg : NULL;
+  if (t != NULL && t->in_queue) {
+    tl_remove(&p->queue, t);
+    t->in_queue = false;
+    f->arg = NULL;
+    p->cancelled++;
+  } else {
+    t = NULL;
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (t == NULL)
+    return false;
+  bool ok = cf__future_cancel_pending(f);
+  cf_future_release(f);
+  free(t);
+  return ok;
+}
+
+static void pool_request_cancel(cf_executor *ex, cf_future *f) {
+  struct pool *p = (struct pool *)ex;
+  struct tlist done = {0};
+  pthread_mutex_lock(&p->mu);
+  struct task *t = cf__done(f) ? NULL : f->arg;
+  if (t != NULL) {
+    t->cancel_req = true;
+    if (t->in_queue) {
+      /* Sent before to a worker that died: it is RUNNING, not PENDING. */
+      tl_remove(&p->queue, t);
+      t->in_queue = false;
+      f->arg = NULL;
+      fail_task(p, t, CF_ECANCELED, NULL, &done);
+    }
+  }
+  pthread_mutex_unlock(&p->mu);
+  if (done.n > 0) {
+    complete_all(&done);
+    free_tasks(&done);
+  } else if (t != NULL) {
+    wake_manager(p); /* it kills the worker once the task is its oldest */
+  }
+}
+
+static bool pool_is_worker_thread(cf_executor *ex) {
+  struct pool *p = (struct pool *)ex;
+  return pthread_equal(pthread_self(), p->mgr);
+}
+
+static int signal_workers(cf_executor *ex, int sig) {
+  struct pool *p = as_pool(ex);
+  if (p == NULL)
+    return CF_EINVAL;
+  pthread_mutex_lock(&p->mu);
+  if (!p->terminating)
+    p->terminating = sig;
+  for (int i = 0; i < p->nslots; i++)
+    if (p->ws[i].st == W_READY)
+      kill_worker_locked(&p->ws[i], K_TERM, sig);
+  pthread_mutex_unlock(&p->mu);
+  return pool_shutdown(ex, CF_SHUTDOWN_WAIT | CF_SHUTDOWN_CANCEL_FUTURES);
+}
+
+int cf_process_pool_terminate(cf_executor *ex) {
+  return signal_workers(ex, SIGTERM);
+}
+
+int cf_process_pool_kill(cf_executor *ex) {
+  return signal_workers(ex, SIGKILL);
+}
+
+int cf_process_pool_pids(cf_executor *ex, int *pids, size_t n) {
+  struct pool *p = as_pool(ex);
+  if (p == NULL || (pids == NULL && n > 0))
+    return CF_EINVAL;
+  int count = 0;
+  pthread_mutex_lock(&p->mu);
+  for (int i = 0; i < p->nslots; i++) {
+    if (p->ws[i].st != W_READY)
+      continue;
+    if ((size_t)count < n)
+      pids[count] = (int)p->ws[i].pid;
+    count++;
+  }
+  pthread_mutex_unlock(&p->mu);
+  return count;
+}
+
+static const struct cf__executor_vtable pool_vt = {
+    .kind = "process_pool",
+    .submit = pool_submit,
+    .shutdown = pool_shutdown,
+    .destroy = pool_destroy,
+    .stats = pool_stats,
+    .resize = NULL,
+    .cancel = pool_cancel,
+    .request_cancel = pool_request_cancel,
+    .run_inline = NULL,
+    .is_worker_thread = pool_is_worker_thread,
+};

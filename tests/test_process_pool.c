@@ -1,0 +1,904 @@
+/* The process pool: real worker processes, real signals. */
+#include "harness.h"
+
+#include <cfutures/process_pool.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Tasks ------------------------------------------------------------------- */
+
+static int t_echo(const void *in, size_t len, cf_buffer *out) {
+  return cf_buffer_append(out, in, len);
+}
+
+static int t_pid(const void *in, size_t len, cf_buffer *out) {
+  pid_t pid = getpid();
+  return cf_buffer_append(out, &pid, sizeof pid);
+}
+
+static int t_sleep(const void *in, size_t len, cf_buffer *out) {
+  double ms = 0;
+  if (len == sizeof ms)
+    memcpy(&ms, in, sizeof ms);
+  cf_test_sleep_ms(ms);
+  pid_t pid = getpid();
+  return cf_buffer_append(out, &pid, sizeof pid);
+}
+
+static int t_fail(const void *in, size_t len, cf_buffer *out) {
+  cf_buffer_append(out, "ignored", 7);
+  cf_task_set_message("it went wrong");
+  return CF_ETASK;
+}
+
+static int t_positive(const void *in, size_t len, cf_buffer *out) {
+  return 7;
+}
+
+static int t_segv(const void *in, size_t len, cf_buffer *out) {
+  raise(SIGSEGV);
+  return 0;
+}
+
+static int t_exit3(const void *in, size_t len, cf_buffer *out) {
+  _exit(3);
+}
+
+static int t_abort(const void *in, size_t len, cf_buffer *out) {
+  abort();
+}
+
+static int t_spin(const void *in, size_t len, cf_buffer *out) {
+  for (int i = 0; i >= 0; i = i < 1000000 ? i + 1 : 0)
+    cf_test_sleep_ms(1);
+  return 0;
+}
+
+static int t_big(const void *in, size_t len, cf_buffer *out) {
+  size_t n;
+  memcpy(&n, in, sizeof n);
+  int rc = cf_buffer_reserve(out, n);
+  if (rc != 0)
+    return rc;
+  for (size_t i = 0; i < n; i++)
+    out->data[i] = (unsigned char)(i * 7 + 1);
+  out->len = n;
+  return 0;
+}
+
+static int t_sum(const void *in, size_t len, cf_buffer *out) {
+  uint64_t s = 0;
+  const unsigned char *p = in;
+  for (size_t i = 0; i < len; i++)
+    s += p[i];
+  return cf_buffer_append(out, &s, sizeof s);
+}
+
+static char *leaked;
+static int t_leak(const void *in, size_t len, cf_buffer *out) {
+  size_t n = 8u << 20;
+  char *p = malloc(n);
+  if (p == NULL)
+    return CF_ENOMEM;
+  memset(p, 1, n); /* touched, so it is resident; never freed */
+  /* Kept where the compiler must assume it is used. */
+  *(char **)(void *)p = leaked;
+  leaked = p;
+  pid_t pid = getpid();
+  return cf_buffer_append(out, &pid, sizeof pid);
+}
+
+/* Crashes until the file named by the input holds two bytes. */
+static int t_flaky(const void *in, size_t len, cf_buffer *out) {
+  char path[256];
+  memcpy(path, in, len < 255 ? len : 255);
+  path[len < 255 ? len : 255] = 0;
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0)
+    return CF_ETASK;
+  if (st.st_size < 2) {
+    if (write(fd, "x", 1) != 1)
+      return CF_ETASK;
+    close(fd);
+    raise(SIGKILL);
+  }
+  close(fd);
+  return 0;
+}
+
+static int init_ok_flag;
+static int i_set(const void *arg, size_t len) {
+  memcpy(&init_ok_flag, arg, sizeof init_ok_flag);
+  return 0;
+}
+static int t_flag(const void *in, size_t len, cf_buffer *out) {
+  return cf_buffer_append(out, &init_ok_flag, sizeof init_ok_flag);
+}
+static int i_fail(const void *arg, size_t len) {
+  return CF_EINVAL;
+}
+static int i_crash(const void *arg, size_t len) {
+  abort();
+}
+
+/* Helpers ----------------------------------------------------------------- */
+
+static cf_executor *pool_of(int workers) {
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = workers;
+  cf_executor *ex = NULL;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  return ex;
+}
+
+static pid_t pid_result(cf_future *f) {
+  const void *d;
+  size_t n;
+  ck_assert_int_eq(cf_future_bytes(f, 30, &d, &n), 0);
+  ck_assert_uint_eq(n, sizeof(pid_t));
+  pid_t pid;
+  memcpy(&pid, d, sizeof pid);
+  return pid;
+}
+
+static void expect_error(cf_future *f, int err, const char *needle) {
+  ck_assert_int_eq(cf_future_error(f, 30), err);
+  if (needle != NULL) {
+    const char *m = cf_future_error_message(f);
+    ck_assert_msg(m != NULL && strstr(m, needle) != NULL,
+                  "message '%s' lacks '%s'", m ? m : "(null)", needle);
+  }
+}
+
+static int zombies_none(void) {
+  /* The test process has no children of its own here: any child left is a
+   * leak (a zombie or a live one). */
+  errno = 0;
+  pid_t r = waitpid(-1, NULL, WNOHANG);
+  return r == -1 && errno == ECHILD;
+}
+
+/* Basics ------------------------------------------------------------------ */
+
+START_TEST(test_echo_and_empty) {
+  cf_executor *ex = pool_of(2);
+  cf_future *f, *g;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "hello", 5, &f), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, NULL, 0, &g), 0);
+  const void *d;
+  size_t n;
+  ck_assert_int_eq(cf_future_bytes(f, 30, &d, &n), 0);
+  ck_assert_uint_eq(n, 5);
+  ck_assert(memcmp(d, "hello", 5) == 0);
+  ck_assert_int_eq(cf_future_bytes(g, 30, &d, &n), 0);
+  ck_assert_uint_eq(n, 0);
+  ck_assert_ptr_nonnull(d);
+  void *v;
+  ck_assert_int_eq(cf_future_result(f, 0, &v), 0);
+  const cf_buffer *b = v;
+  ck_assert_uint_eq(b->len, 5);
+  ck_assert(memcmp(b->data, "hello", 5) == 0);
+  cf_future_release(f);
+  cf_future_release(g);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_errors_and_messages) {
+  cf_executor *ex = pool_of(1);
+  cf_future *f, *g;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_fail, "x", 1, &f), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_positive, "x", 1, &g), 0);
+  expect_error(f, CF_ETASK, "it went wrong");
+  ck_assert_int_eq(cf_future_bytes(f, 0, NULL, NULL), CF_ETASK);
+  expect_error(g, CF_ETASK, NULL);
+  cf_future_release(f);
+  cf_future_release(g);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+static int thread_task(void *arg, void **result) {
+  return 0;
+}
+
+START_TEST(test_invalid_arguments) {
+  cf_executor *ex = pool_of(1);
+  cf_future *f = NULL;
+  ck_assert_int_eq(cf_submit(ex, thread_task, NULL, &f), CF_EINVAL);
+  ck_assert_int_eq(cf_submit_bytes(NULL, t_echo, "x", 1, &f), CF_EINVAL);
+  ck_assert_int_eq(cf_submit_bytes(ex, NULL, "x", 1, &f), CF_EINVAL);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, NULL, 1, &f), CF_EINVAL);
+  ck_assert_int_eq(cf_submit_bytes_timeout(ex, t_echo, "x", 1, 0, &f),
+                   CF_EINVAL);
+  ck_assert_int_eq(cf_process_pool_new(NULL, NULL), CF_EINVAL);
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 0;
+  cf_executor *bad = NULL;
+  ck_assert_int_eq(cf_process_pool_new(&o, &bad), CF_EINVAL);
+  cf_process_pool_options_init(&o);
+  o.task_timeout = 0;
+  ck_assert_int_eq(cf_process_pool_new(&o, &bad), CF_EINVAL);
+  ck_assert_ptr_null(bad);
+  ck_assert_int_eq(cf_process_pool_terminate(NULL), CF_EINVAL);
+  ck_assert_int_eq(cf_process_pool_pids(NULL, NULL, 0), CF_EINVAL);
+  ck_assert_int_eq(cf_executor_resize(ex, 3), CF_ENOSYS);
+  /* A thread-pool future is not a byte future. */
+  cf_future *plain;
+  ck_assert_int_eq(cf_future_new(&plain), 0);
+  ck_assert_int_eq(cf_future_bytes(plain, 0, NULL, NULL), CF_EINVAL);
+  cf_future_release(plain);
+  ck_assert_int_eq(cf_shutdown(ex, CF_SHUTDOWN_WAIT), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &f), CF_ESHUTDOWN);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_too_big) {
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 1;
+  o.max_payload = 1000;
+  cf_executor *ex;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  static char buf[1001];
+  cf_future *f;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, buf, 1001, &f), CF_ETOOBIG);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, buf, 1000, &f), 0);
+  const void *d;
+  size_t n;
+  ck_assert_int_eq(cf_future_bytes(f, 30, &d, &n), 0);
+  ck_assert_uint_eq(n, 1000);
+  cf_future_release(f);
+  size_t want = 1001;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_big, &want, sizeof want, &f), 0);
+  expect_error(f, CF_ETOOBIG, "max_payload");
+  cf_future_release(f);
+  /* The worker survived: it only refused to send it. */
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "ok", 2, &f), 0);
+  ck_assert_int_eq(cf_future_bytes(f, 30, NULL, &n), 0);
+  cf_future_release(f);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_shared_memory_payloads) {
+  cf_executor *ex = pool_of(2);
+  size_t n = (1u << 20) + 123;
+  unsigned char *in = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    in[i] = (unsigned char)(i * 31);
+  cf_future *fs[8];
+  for (int i = 0; i < 8; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, in, n, &fs[i]), 0);
+  for (int i = 0; i < 8; i++) {
+    const void *d;
+    size_t m;
+    ck_assert_int_eq(cf_future_bytes(fs[i], 30, &d, &m), 0);
+    ck_assert_uint_eq(m, n);
+    ck_assert(memcmp(d, in, n) == 0);
+    cf_future_release(fs[i]);
+  }
+  free(in);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_result_100mib) {
+  cf_executor *ex = pool_of(1);
+  size_t n = 100u << 20;
+  cf_future *f;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_big, &n, sizeof n, &f), 0);
+  const unsigned char *d;
+  size_t m;
+  ck_assert_int_eq(cf_future_bytes(f, 60, (const void **)&d, &m), 0);
+  ck_assert_uint_eq(m, n);
+  for (size_t i = 0; i < n; i += 4093)
+    ck_assert_uint_eq(d[i], (unsigned char)(i * 7 + 1));
+  ck_assert_uint_eq(d[n - 1], (unsigned char)((n - 1) * 7 + 1));
+  cf_future_release(f);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_ten_thousand) {
+  cf_executor *ex = pool_of(2);
+  enum { N = 10000 };
+  cf_future **fs = malloc(N * sizeof *fs);
+  for (uint32_t i = 0; i < N; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, &i, sizeof i, &fs[i]), 0);
+  for (uint32_t i = 0; i < N; i++) {
+    const void *d;
+    size_t n;
+    ck_assert_int_eq(cf_future_bytes(fs[i], 60, &d, &n), 0);
+    uint32_t v;
+    ck_assert_uint_eq(n, sizeof v);
+    memcpy(&v, d, sizeof v);
+    ck_assert_uint_eq(v, i);
+    cf_future_release(fs[i]);
+  }
+  free(fs);
+  cf_executor_stats st;
+  ck_assert_int_eq(cf_executor_stats_get(ex, &st), 0);
+  ck_assert_uint_eq(st.submitted, N);
+  ck_assert_uint_eq(st.completed, N);
+  ck_assert_uint_eq(st.failed + st.cancelled, 0);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_initializer) {
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 2;
+  int v = 42;
+  o.initializer = i_set;
+  o.initargs = &v;
+  o.initargs_len = sizeof v;
+  cf_executor *ex;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  v = 0; /* copied at creation */
+  cf_future *f;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_flag, NULL, 0, &f), 0);
+  const void *d;
+  ck_assert_int_eq(cf_future_bytes(f, 30, &d, NULL), 0);
+  int got;
+  memcpy(&got, d, sizeof got);
+  ck_assert_int_eq(got, 42);
+  ck_assert_int_eq(init_ok_flag, 0); /* it ran in the worker only */
+  cf_future_release(f);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+static void broken_with(cf_bytes_init_fn init) {
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 2;
+  o.initializer = init;
+  cf_executor *ex;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  cf_future *fs[10];
+  int accepted = 0;
+  for (int i = 0; i < 10; i++)
+    if (cf_submit_bytes(ex, t_echo, "x", 1, &fs[accepted]) == 0)
+      accepted++;
+  for (int i = 0; i < accepted; i++) {
+    expect_error(fs[i], CF_EBROKEN, "initializer");
+    cf_future_release(fs[i]);
+  }
+  cf_future *f;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &f), CF_EBROKEN);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+
+START_TEST(test_initializer_fails) {
+  broken_with(i_fail);
+}
+END_TEST
+
+START_TEST(test_initializer_crashes) {
+  broken_with(i_crash);
+}
+END_TEST
+
+/* Workers that die -------------------------------------------------------- */
+
+START_TEST(test_sigkill_mid_task) {
+  cf_executor *ex = pool_of(1);
+  double ms = 20000;
+  cf_future *f;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, &f), 0);
+  /* Wait until it runs, then kill its worker from outside. */
+  int pid = 0;
+  for (int i = 0; i < 5000 && !cf_future_running(f); i++)
+    cf_test_sleep_ms(1);
+  for (int i = 0; i < 5000 && cf_process_pool_pids(ex, &pid, 1) < 1; i++)
+    cf_test_sleep_ms(1);
+  cf_test_sleep_ms(50);
+  ck_assert_int_eq(kill(pid, SIGKILL), 0);
+  expect_error(f, CF_EWORKER, "SIGKILL");
+  ck_assert_msg(strstr(cf_future_error_message(f), "peak RSS") != NULL, "%s",
+                cf_future_error_message(f));
+  cf_future_release(f);
+  cf_future *fs[100];
+  for (uint32_t i = 0; i < 100; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, &i, sizeof i, &fs[i]), 0);
+  for (int i = 0; i < 100; i++) {
+    ck_assert_int_eq(cf_future_bytes(fs[i], 30, NULL, NULL), 0);
+    cf_future_release(fs[i]);
+  }
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_crashes_fail_only_their_task) {
+  cf_executor *ex = pool_of(2);
+  cf_future *segv, *ex3, *abrt, *ok[20];
+  for (uint32_t i = 0; i < 10; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, &i, 4, &ok[i]), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_segv, NULL, 0, &segv), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_exit3, NULL, 0, &ex3), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_abort, NULL, 0, &abrt), 0);
+  for (uint32_t i = 10; i < 20; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, &i, 4, &ok[i]), 0);
+  expect_error(segv, CF_EWORKER, "SIGSEGV");
+  expect_error(ex3, CF_EWORKER, "status 3");
+  expect_error(abrt, CF_EWORKER, "SIGABRT");
+  for (int i = 0; i < 20; i++) {
+    ck_assert_int_eq(cf_future_bytes(ok[i], 30, NULL, NULL), 0);
+    cf_future_release(ok[i]);
+  }
+  cf_future_release(segv);
+  cf_future_release(ex3);
+  cf_future_release(abrt);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_crash_retries) {
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 1;
+  o.crash_retries = 2;
+  cf_executor *ex;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/cf_flaky_%d", (int)getpid());
+  unlink(path);
+  cf_future *f, *g;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_flaky, path, strlen(path), &f), 0);
+  ck_assert_int_eq(cf_future_error(f, 30), 0); /* third time lucky */
+  ck_assert_int_eq(cf_submit_bytes(ex, t_abort, NULL, 0, &g), 0);
+  expect_error(g, CF_EWORKER, "SIGABRT"); /* three deaths, then it fails */
+  unlink(path);
+  cf_future_release(f);
+  cf_future_release(g);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_timeout_kills_task) {
+  cf_executor *ex = pool_of(1);
+  cf_future *f, *g;
+  ck_assert_int_eq(cf_submit_bytes_timeout(ex, t_spin, NULL, 0, 0.2, &f), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "after", 5, &g), 0);
+  expect_error(f, CF_ETIMEDOUT, "timed out");
+  ck_assert(cf_future_done(f));
+  size_t n;
+  ck_assert_int_eq(cf_future_bytes(g, 30, NULL, &n), 0);
+  ck_assert_uint_eq(n, 5);
+  cf_future_release(f);
+  cf_future_release(g);
+  /* The pool default applies to plain submits. */
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 1;
+  o.task_timeout = 0.1;
+  cf_executor *ex2;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex2), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex2, t_spin, NULL, 0, &f), 0);
+  expect_error(f, CF_ETIMEDOUT, NULL);
+  cf_future_release(f);
+  ck_assert_int_eq(cf_executor_free(ex2), 0);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_request_cancel_running) {
+  cf_executor *ex = pool_of(1);
+  cf_future *f, *q, *g;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_spin, NULL, 0, &f), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "q", 1, &q), 0);
+  for (int i = 0; i < 5000 && !cf_future_running(f); i++)
+    cf_test_sleep_ms(1);
+  ck_assert_int_eq(cf_future_request_cancel(f), 0);
+  ck_assert_int_eq(cf_future_error(f, 30), CF_ECANCELED);
+  ck_assert(cf_future_cancelled(f));
+  ck_assert_int_eq(cf_future_error(q, 30), 0); /* went to a new worker */
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "g", 1, &g), 0);
+  ck_assert_int_eq(cf_future_error(g, 30), 0);
+  cf_future_release(f);
+  cf_future_release(q);
+  cf_future_release(g);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_worker_dies_during_large_write) {
+  /* The default SIGPIPE action stays: a SIGPIPE would kill this test. */
+  signal(SIGPIPE, SIG_DFL);
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 1;
+  o.shm_threshold = SIZE_MAX; /* through the socket */
+  cf_executor *ex;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  size_t n = 16u << 20;
+  unsigned char *big = calloc(1, n);
+  big[n - 1] = 5;
+  cf_future *a, *b;
+  for (int round = 0; round < 3; round++) {
+    ck_assert_int_eq(cf_submit_bytes(ex, t_exit3, NULL, 0, &a), 0);
+    ck_assert_int_eq(cf_submit_bytes(ex, t_sum, big, n, &b), 0);
+    expect_error(a, CF_EWORKER, "status 3");
+    const void *d;
+    ck_assert_int_eq(cf_future_bytes(b, 60, &d, NULL), 0);
+    uint64_t s;
+    memcpy(&s, d, sizeof s);
+    ck_assert_uint_eq(s, 5);
+    cf_future_release(a);
+    cf_future_release(b);
+  }
+  free(big);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+/* Recycling --------------------------------------------------------------- */
+
+START_TEST(test_max_tasks_per_child) {
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 1;
+  o.max_tasks_per_child = 2;
+  cf_executor *ex;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  pid_t pids[7];
+  cf_future *fs[7];
+  for (int i = 0; i < 7; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_pid, NULL, 0, &fs[i]), 0);
+  for (int i = 0; i < 7; i++) {
+    pids[i] = pid_result(fs[i]);
+    cf_future_release(fs[i]);
+  }
+  for (int i = 0; i < 7; i += 2) {
+    if (i + 1 < 7)
+      ck_assert_int_eq(pids[i], pids[i + 1]);
+    if (i >= 2)
+      ck_assert_int_ne(pids[i], pids[i - 1]);
+  }
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_memory_limit) {
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 1;
+  o.max_worker_rss = 48u << 20;
+  cf_executor *ex;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  pid_t first = 0;
+  int changes = 0;
+  for (int i = 0; i < 16; i++) {
+    cf_future *f;
+    ck_assert_int_eq(cf_submit_bytes(ex, t_leak, NULL, 0, &f), 0);
+    pid_t p = pid_result(f);
+    if (first != 0 && p != first)
+      changes++;
+    first = p;
+    cf_future_release(f);
+  }
+  ck_assert_int_ge(changes, 1);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+/* Shutdown ---------------------------------------------------------------- */
+
+START_TEST(test_shutdown_cancel_futures) {
+  cf_executor *ex = pool_of(1);
+  double ms = 300;
+  cf_future *first, *fs[50];
+  ck_assert_int_eq(cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, &first), 0);
+  for (int i = 0; i < 5000 && !cf_future_running(first); i++)
+    cf_test_sleep_ms(1);
+  for (int i = 0; i < 50; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &fs[i]), 0);
+  ck_assert_int_eq(
+      cf_shutdown(ex, CF_SHUTDOWN_WAIT | CF_SHUTDOWN_CANCEL_FUTURES), 0);
+  ck_assert_int_eq(cf_future_error(first, 0), 0);
+  int cancelled = 0;
+  for (int i = 0; i < 50; i++) {
+    ck_assert(cf_future_done(fs[i]));
+    cancelled += cf_future_cancelled(fs[i]);
+    cf_future_release(fs[i]);
+  }
+  /* Up to pipeline_depth may have been sent ahead and run. */
+  ck_assert_int_ge(cancelled, 0);
+  cf_future_release(first);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_shutdown_cancels_queued) {
+  cf_process_pool_options o;
+  cf_process_pool_options_init(&o);
+  o.max_workers = 1;
+  o.pipeline_depth = 1;
+  cf_executor *ex;
+  ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
+  double ms = 300;
+  cf_future *first, *fs[50];
+  ck_assert_int_eq(cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, &first), 0);
+  for (int i = 0; i < 5000 && !cf_future_running(first); i++)
+    cf_test_sleep_ms(1);
+  for (int i = 0; i < 50; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &fs[i]), 0);
+  ck_assert(cf_future_cancel(fs[49]));
+  ck_assert_int_eq(
+      cf_shutdown(ex, CF_SHUTDOWN_WAIT | CF_SHUTDOWN_CANCEL_FUTURES), 0);
+  ck_assert_int_eq(cf_future_error(first, 0), 0);
+  for (int i = 0; i < 50; i++) {
+    ck_assert(cf_future_cancelled(fs[i]));
+    ck_assert_int_eq(cf_future_error(fs[i], 0), CF_ECANCELED);
+    cf_future_release(fs[i]);
+  }
+  cf_executor_stats st;
+  ck_assert_int_eq(cf_executor_stats_get(ex, &st), 0);
+  ck_assert_uint_eq(st.cancelled, 50);
+  ck_assert_uint_eq(st.completed, 1);
+  cf_future_release(first);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_shutdown_waits) {
+  cf_executor *ex = pool_of(2);
+  double ms = 20;
+  cf_future *fs[20];
+  for (int i = 0; i < 20; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, &fs[i]), 0);
+  ck_assert_int_eq(cf_shutdown(ex, CF_SHUTDOWN_WAIT), 0);
+  for (int i = 0; i < 20; i++) {
+    ck_assert_int_eq(cf_future_error(fs[i], 0), 0);
+    cf_future_release(fs[i]);
+  }
+  ck_assert_int_eq(cf_process_pool_pids(ex, NULL, 0), 0);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_terminate_and_kill) {
+  for (int k = 0; k < 2; k++) {
+    cf_executor *ex = pool_of(1);
+    cf_future *run, *queued;
+    ck_assert_int_eq(cf_submit_bytes(ex, t_spin, NULL, 0, &run), 0);
+    for (int i = 0; i < 5000 && !cf_future_running(run); i++)
+      cf_test_sleep_ms(1);
+    cf_test_sleep_ms(20);
+    ck_assert_int_eq(cf_submit_bytes(ex, t_spin, NULL, 0, &queued), 0);
+    int rc = k == 0 ? cf_process_pool_terminate(ex) : cf_process_pool_kill(ex);
+    ck_assert_int_eq(rc, 0);
+    expect_error(run, CF_EWORKER, k == 0 ? "SIGTERM" : "SIGKILL");
+    ck_assert_int_eq(cf_future_error(queued, 0), CF_ECANCELED);
+    cf_future *f;
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &f), CF_ESHUTDOWN);
+    cf_future_release(run);
+    cf_future_release(queued);
+    ck_assert_int_eq(cf_executor_free(ex), 0);
+    ck_assert(zombies_none());
+  }
+}
+END_TEST
+
+START_TEST(test_free_with_work_in_flight) {
+  cf_executor *ex = pool_of(2);
+  double ms = 5;
+  for (int i = 0; i < 40; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, NULL), 0);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+/* The host process -------------------------------------------------------- */
+
+static atomic_int chld_seen;
+static void on_chld(int sig) {
+  atomic_fetch_add(&chld_seen, 1);
+}
+
+START_TEST(test_host_sigchld_and_child_undisturbed) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_chld;
+  sigaction(SIGCHLD, &sa, NULL);
+  pid_t mine = fork();
+  ck_assert_int_ge(mine, 0);
+  if (mine == 0) {
+    cf_test_sleep_ms(300);
+    _exit(7);
+  }
+  cf_executor *ex = pool_of(2);
+  cf_future *f, *g;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_abort, NULL, 0, &f), 0);
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &g), 0);
+  expect_error(f, CF_EWORKER, "SIGABRT");
+  ck_assert_int_eq(cf_future_error(g, 30), 0);
+  cf_future_release(f);
+  cf_future_release(g);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  /* Our own child is still ours to reap, with its own status. */
+  int st;
+  pid_t r;
+  while ((r = waitpid(mine, &st, 0)) < 0 && errno == EINTR)
+    ;
+  ck_assert_int_eq(r, mine);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+  struct sigaction cur;
+  sigaction(SIGCHLD, NULL, &cur);
+  ck_assert_ptr_eq(cur.sa_handler, on_chld); /* still the host's */
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_host_ignores_sigchld) {
+  signal(SIGCHLD, SIG_IGN); /* children reap themselves: ECHILD for us */
+  cf_executor *ex = pool_of(1);
+  cf_future *f;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_segv, NULL, 0, &f), 0);
+  expect_error(f, CF_EWORKER, "SIGSEGV"); /* the zygote still sees it */
+  cf_future_release(f);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  signal(SIGCHLD, SIG_DFL);
+}
+END_TEST
+
+struct locker {
+  pthread_mutex_t mu;
+  atomic_bool stop;
+};
+
+static void *lock_and_malloc(void *arg) {
+  struct locker *l = arg;
+  while (!atomic_load(&l->stop)) {
+    pthread_mutex_lock(&l->mu);
+    void *p = malloc(100 + (size_t)(rand() % 5000));
+    free(p);
+    pthread_mutex_unlock(&l->mu);
+  }
+  return NULL;
+}
+
+START_TEST(test_created_among_busy_threads) {
+  struct locker ls[8];
+  pthread_t th[8];
+  for (int i = 0; i < 8; i++) {
+    pthread_mutex_init(&ls[i].mu, NULL);
+    atomic_init(&ls[i].stop, false);
+    pthread_create(&th[i], NULL, lock_and_malloc, &ls[i]);
+  }
+  for (int round = 0; round < 10; round++) {
+    cf_executor *ex = pool_of(2);
+    cf_future *fs[20];
+    for (uint32_t i = 0; i < 20; i++)
+      ck_assert_int_eq(cf_submit_bytes(ex, t_leak, NULL, 0, &fs[i]), 0);
+    for (int i = 0; i < 20; i++) {
+      ck_assert_int_eq(cf_future_error(fs[i], 30), 0);
+      cf_future_release(fs[i]);
+    }
+    ck_assert_int_eq(cf_executor_free(ex), 0);
+  }
+  for (int i = 0; i < 8; i++) {
+    atomic_store(&ls[i].stop, true);
+    pthread_join(th[i], NULL);
+  }
+}
+END_TEST
+
+START_TEST(test_create_destroy_cycles) {
+  int fds = cf_test_count_fds();
+  for (int i = 0; i < 200; i++) {
+    cf_executor *ex = pool_of(2);
+    if (i % 4 == 0) {
+      cf_future *f;
+      ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &f), 0);
+      ck_assert_int_eq(cf_future_error(f, 30), 0);
+      cf_future_release(f);
+    }
+    ck_assert_int_eq(cf_executor_free(ex), 0);
+  }
+  ck_assert_int_eq(cf_test_count_fds(), fds);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_descriptors_close_on_exec) {
+  cf_executor *ex = pool_of(1);
+  cf_future *f;
+  size_t big = 1u << 20;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_big, &big, sizeof big, &f), 0);
+  ck_assert_int_eq(cf_future_error(f, 30), 0);
+  cf_future_release(f);
+  char path[64];
+  for (int fd = 3; fd < 1024; fd++) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl < 0)
+      continue;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    char target[256] = "";
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n > 0)
+      target[n] = 0;
+    /* Only the kinds the pool opens: Check's own files are not ours. */
+    if (strncmp(target, "socket:", 7) != 0 &&
+        strncmp(target, "anon_inode:", 11) != 0 &&
+        strncmp(target, "/memfd:", 7) != 0)
+      continue;
+    ck_assert_msg(fl & FD_CLOEXEC, "fd %d (%s) is inheritable", fd, target);
+  }
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+Suite *cf_process_pool_suite(void) {
+  Suite *s = suite_create("process_pool");
+  TCase *tc = tcase_create("basics");
+  cf_test_tcase_timeout(tc, 30);
+  tcase_add_test(tc, test_echo_and_empty);
+  tcase_add_test(tc, test_errors_and_messages);
+  tcase_add_test(tc, test_invalid_arguments);
+  tcase_add_test(tc, test_too_big);
+  tcase_add_test(tc, test_shared_memory_payloads);
+  tcase_add_test(tc, test_initializer);
+  tcase_add_test(tc, test_initializer_fails);
+  tcase_add_test(tc, test_initializer_crashes);
+  tcase_add_test(tc, test_descriptors_close_on_exec);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("deaths");
+  cf_test_tcase_timeout(tc, 30);
+  tcase_add_test(tc, test_sigkill_mid_task);
+  tcase_add_test(tc, test_crashes_fail_only_their_task);
+  tcase_add_test(tc, test_crash_retries);
+  tcase_add_test(tc, test_timeout_kills_task);
+  tcase_add_test(tc, test_request_cancel_running);
+  tcase_add_test(tc, test_worker_dies_during_large_write);
+  tcase_add_test(tc, test_max_tasks_per_child);
+  tcase_add_test(tc, test_memory_limit);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("shutdown");
+  cf_test_tcase_timeout(tc, 30);
+  tcase_add_test(tc, test_shutdown_cancel_futures);
+  tcase_add_test(tc, test_shutdown_cancels_queued);
+  tcase_add_test(tc, test_shutdown_waits);
+  tcase_add_test(tc, test_terminate_and_kill);
+  tcase_add_test(tc, test_free_with_work_in_flight);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("host");
+  cf_test_tcase_timeout(tc, 60);
+  tcase_add_test(tc, test_host_sigchld_and_child_undisturbed);
+  tcase_add_test(tc, test_host_ignores_sigchld);
+  tcase_add_test(tc, test_created_among_busy_threads);
+  tcase_add_test(tc, test_create_destroy_cycles);
+  tcase_add_test(tc, test_result_100mib);
+  tcase_add_test(tc, test_ten_thousand);
+  suite_add_tcase(s, tc);
+  return s;
+}
