@@ -109,6 +109,8 @@ static struct {
   atomic_int signo;    /* the first signal received */
   atomic_int nsignals;
   sigset_t sigs;
+  const char **argfiles;
+  const char **argblock; /* every job's args, in one allocation */
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER,
        .cond = PTHREAD_COND_INITIALIZER,
        .run_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -262,7 +264,8 @@ static int build_jobs(void) {
   }
   g.njobs = n;
   g.jobs = calloc(n ? n : 1, sizeof *g.jobs);
-  const char **args = malloc((n ? n : 1) * g.nsrc * sizeof *args);
+  const char **args = g.argblock =
+      malloc((n ? n : 1) * (g.nsrc ? g.nsrc : 1) * sizeof *args);
   if (g.jobs == NULL || args == NULL)
     return -ENOMEM;
   for (size_t k = 0; k < n; k++) {
@@ -809,11 +812,29 @@ static int load_resume(void) {
   return 0;
 }
 
-int ex_run_main(int argc, char **argv) {
+static void run_cleanup(void) {
+  for (size_t k = 0; k < g.nsrc; k++)
+    if (g.src[k].storage != NULL) {
+      free(g.src[k].storage);
+      free(g.src[k].items);
+    }
+  free(g.src);
+  if (g.jobs != NULL) {
+    for (size_t k = 0; k < g.njobs; k++)
+      ex_proc_free(&g.jobs[k].proc);
+  }
+  free(g.argblock);
+  free(g.jobs);
+  free(g.slot_pid);
+  free(g.argfiles);
+}
+
+static int run_main(int argc, char **argv) {
   g.nworkers = cf_cpu_count();
   g.timeout = -1;
   char sep = '\n';
-  const char **argfiles = calloc((size_t)argc + 1, sizeof *argfiles);
+  const char **argfiles = g.argfiles =
+      calloc((size_t)argc + 1, sizeof *argfiles);
   size_t nargfiles = 0;
   if (argfiles == NULL)
     return 1;
@@ -910,7 +931,6 @@ int ex_run_main(int argc, char **argv) {
       return EX_STATUS_USAGE;
     }
   }
-  free(argfiles);
   if (!explicit_input) {
     if (add_source() != 0)
       return 1;
@@ -1066,5 +1086,11 @@ int ex_run_main(int argc, char **argv) {
                : g.nfailed > 100 ? 101
                                  : (int)g.nfailed;
   pthread_mutex_unlock(&g.mu);
+  return status;
+}
+
+int ex_run_main(int argc, char **argv) {
+  int status = run_main(argc, argv);
+  run_cleanup();
   return status;
 }
