@@ -12,6 +12,10 @@
  * bridge's deadlines (cf_bridge_watch_timeout) with one uv_timer_t. Both
  * handles are active until cf_uv_bridge_close, so they keep uv_run going,
  * as a uv_async_t would; uv_unref((uv_handle_t *)&ub.poll) stops that.
+ *
+ * libuv's own header needs POSIX declarations (pthread_rwlock_t): under
+ * -std=c11 define _POSIX_C_SOURCE 200809L (or _GNU_SOURCE) before any
+ * include.
  */
 #ifndef CFUTURES_UV_H
 #define CFUTURES_UV_H
