@@ -855,6 +855,87 @@ START_TEST(test_descriptors_close_on_exec) {
 }
 END_TEST
 
+/* map --------------------------------------------------------------------- */
+
+static int t_odd_fails(const void *in, size_t len, cf_buffer *out) {
+  uint32_t v;
+  memcpy(&v, in, sizeof v);
+  if (v % 2)
+    return CF_ETASK;
+  v *= 3;
+  return cf_buffer_append(out, &v, sizeof v);
+}
+
+START_TEST(test_map_bytes_in_order) {
+  cf_executor *ex = pool_of(2);
+  enum { N = 1000 };
+  static uint32_t vals[N];
+  static cf_bytes items[N];
+  for (uint32_t i = 0; i < N; i++) {
+    vals[i] = i;
+    items[i].data = &vals[i];
+    items[i].len = sizeof vals[i];
+  }
+  size_t chunks[] = {1, 7, 1000, 5000};
+  for (size_t k = 0; k < 4; k++) {
+    cf_map_bytes_options o;
+    cf_map_bytes_options_init(&o);
+    o.chunksize = chunks[k];
+    cf_map_bytes *m;
+    ck_assert_int_eq(cf_map_bytes_new(ex, t_odd_fails, items, N, &o, &m), 0);
+    for (uint32_t i = 0; i < N; i++) {
+      const void *d;
+      size_t n, idx;
+      int rc = cf_map_bytes_next(m, &d, &n, &idx);
+      ck_assert_uint_eq(idx, i);
+      if (i % 2) {
+        ck_assert_int_eq(rc, CF_ETASK);
+        continue;
+      }
+      ck_assert_int_eq(rc, 0);
+      ck_assert_uint_eq(n, 4);
+      uint32_t v;
+      memcpy(&v, d, 4);
+      ck_assert_uint_eq(v, i * 3);
+    }
+    ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EOF);
+    cf_map_bytes_free(m);
+  }
+  /* Freed half way: what was not consumed is cancelled or waited for. */
+  cf_map_bytes *m;
+  ck_assert_int_eq(cf_map_bytes_new(ex, t_echo, items, N, NULL, &m), 0);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), 0);
+  cf_map_bytes_free(m);
+  ck_assert_int_eq(cf_map_bytes_new(ex, t_echo, NULL, 0, NULL, &m), 0);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EOF);
+  cf_map_bytes_free(m);
+  ck_assert_int_eq(cf_map_bytes_new(NULL, t_echo, items, N, NULL, &m),
+                   CF_EINVAL);
+  ck_assert_int_eq(cf_map_bytes_new(ex, t_echo, NULL, 3, NULL, &m), CF_EINVAL);
+  ck_assert_int_eq(cf_map_bytes_next(NULL, NULL, NULL, NULL), CF_EINVAL);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+START_TEST(test_map_bytes_timeout_and_crash) {
+  cf_executor *ex = pool_of(1);
+  double ms = 2000;
+  cf_bytes items[2] = {{&ms, sizeof ms}, {&ms, sizeof ms}};
+  cf_map_bytes_options o;
+  cf_map_bytes_options_init(&o);
+  o.timeout = 0.1;
+  cf_map_bytes *m;
+  ck_assert_int_eq(cf_map_bytes_new(ex, t_sleep, items, 2, &o, &m), 0);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_ETIMEDOUT);
+  ck_assert_int_eq(cf_process_pool_kill(ex), 0);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EWORKER);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_ECANCELED);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EOF);
+  cf_map_bytes_free(m);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
 Suite *cf_process_pool_suite(void) {
   Suite *s = suite_create("process_pool");
   TCase *tc = tcase_create("basics");
@@ -868,6 +949,8 @@ Suite *cf_process_pool_suite(void) {
   tcase_add_test(tc, test_initializer_fails);
   tcase_add_test(tc, test_initializer_crashes);
   tcase_add_test(tc, test_descriptors_close_on_exec);
+  tcase_add_test(tc, test_map_bytes_in_order);
+  tcase_add_test(tc, test_map_bytes_timeout_and_crash);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("deaths");
