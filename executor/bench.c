@@ -70,12 +70,21 @@ static void sleep_ms(double ms) {
     ;
 }
 
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Spins per millisecond of this thread's CPU time, not of wall time: on a
+ * loaded machine wall time would count the time other programs ran, and
+ * the "1 ms" task would shrink. */
 static void calibrate(void) {
   uint64_t n = 1000;
   for (;;) {
-    double t0 = ex_mono();
+    double t0 = thread_cpu();
     uint64_t x = spin(n);
-    double el = ex_mono() - t0;
+    double el = thread_cpu() - t0;
     if (x == 42) /* keeps the loop from being optimised away */
       fputc('\0', stderr);
     if (el >= 0.02) {
@@ -237,8 +246,11 @@ static int measure_once(const bench_cfg *c, int workers, double *thr,
     free(lat);
     return rc;
   }
-  /* Warm-up: one no-op per worker, so every worker exists before timing. */
-  for (int i = 0; i < workers && rc == 0; i++)
+  /* Warm-up: every worker exists before timing (a thread pool starts its
+   * workers lazily; a process pool forks them in the background). */
+  if (!c->process)
+    rc = ex_pool_prestart(ex, workers);
+  for (int i = 0; i < workers && rc == 0 && c->process; i++)
     rc = submit_one(ex, c, W_NOOP, 0, &fs[i]);
   for (int i = 0; i < workers && fs[i] != NULL; i++) {
     cf_future_wait(fs[i], -1);

@@ -41,6 +41,12 @@ int ex_parse_seconds(const char *s, double *out);
 double ex_mono(void);
 double ex_wall(void);
 
+/* Starts n workers of a thread pool now (each blocked until all are up),
+ * so the first jobs never wait for a worker to start, nor queue behind a
+ * long job on the only worker started so far. 0 or a cf_submit error. */
+struct cf_executor;
+int ex_pool_prestart(struct cf_executor *ex, int n);
+
 /* Writes all of p to fd, retrying on EINTR and short writes. */
 int ex_write_all(int fd, const void *p, size_t n);
 

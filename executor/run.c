@@ -1024,7 +1024,16 @@ static int run_main(int argc, char **argv) {
     fprintf(stderr, "executor run: thread pool: %s\n", cf_strerror(rc));
     return 1;
   }
+  rc = ex_pool_prestart(pool, (int)g.nworkers);
+  if (rc != 0) {
+    fprintf(stderr, "executor run: thread pool: %s\n", cf_strerror(rc));
+    cf_executor_free(pool);
+    return 1;
+  }
   g.t_start = ex_mono();
+  pthread_mutex_lock(&g.mu);
+  progress_draw_locked(1);
+  pthread_mutex_unlock(&g.mu);
   size_t nsubmitted = 0;
   for (size_t k = 0; k < g.njobs; k++) {
     job *j = &g.jobs[k];

@@ -1,8 +1,11 @@
-/* Small helpers: byte buffers, shell quoting, strict number parsing. */
+/* Small helpers: byte buffers, shell quoting, strict number parsing, and
+ * starting a thread pool's workers up front. */
 #include "executor.h"
 
+#include <cfutures.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,4 +151,72 @@ int ex_write_all(int fd, const void *p, size_t n) {
     n -= (size_t)w;
   }
   return 0;
+}
+
+/*
+ * LOCKING (ex_pool_prestart): gate.mu guards started and open; the gate
+ * lives on the caller's stack and outlives every task, since the caller
+ * waits for all of them before it returns.
+ */
+typedef struct gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int started;
+  int open;
+} gate;
+
+static int gate_task(void *arg, void **result) {
+  gate *g = arg;
+  *result = NULL;
+  pthread_mutex_lock(&g->mu);
+  g->started++;
+  pthread_cond_broadcast(&g->cv);
+  while (!g->open)
+    pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+  return 0;
+}
+
+int ex_pool_prestart(cf_executor *ex, int n) {
+  gate g = {.started = 0, .open = 0};
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&g.mu, NULL);
+  pthread_cond_init(&g.cv, &ca);
+  pthread_condattr_destroy(&ca);
+  cf_future **fs = calloc((size_t)n, sizeof *fs);
+  int rc = fs == NULL ? CF_ENOMEM : 0, k = 0;
+  /* One at a time: each submit finds every worker busy at the gate, so the
+   * pool starts a new one. A pool that does not within a second is left
+   * to start its workers when work arrives. */
+  for (; k < n && rc == 0; k++) {
+    rc = cf_submit(ex, gate_task, &g, &fs[k]);
+    if (rc != 0)
+      break;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += 1;
+    pthread_mutex_lock(&g.mu);
+    int late = 0;
+    while (g.started < k + 1 && !late)
+      late = pthread_cond_timedwait(&g.cv, &g.mu, &dl) != 0;
+    pthread_mutex_unlock(&g.mu);
+    if (late) {
+      k++;
+      break;
+    }
+  }
+  pthread_mutex_lock(&g.mu);
+  g.open = 1;
+  pthread_cond_broadcast(&g.cv);
+  pthread_mutex_unlock(&g.mu);
+  for (int i = 0; i < k; i++) {
+    cf_future_wait(fs[i], -1);
+    cf_future_release(fs[i]);
+  }
+  free(fs);
+  pthread_cond_destroy(&g.cv);
+  pthread_mutex_destroy(&g.mu);
+  return rc;
 }
