@@ -14,6 +14,7 @@ CF_SUITE(then, unit)
 CF_SUITE(channel, unit)
 CF_SUITE(semaphore, unit)
 CF_SUITE(bridge, unit)
+CF_SUITE(bridge_process, fork)
 /* The loop adapters' suites: only where libuv / libevent were found. */
 #ifdef CF_HAVE_UV
 CF_SUITE(bridge_uv, unit)
