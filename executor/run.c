@@ -98,6 +98,7 @@ static struct {
   FILE *log;
   int halted;
   int halt_status;
+  int out_closed; /* stdout's reader went away (EPIPE) */
   double t_start;
   double last_progress;
 
@@ -169,7 +170,8 @@ static void help(void) {
       "/dev/null; its stdout and stderr are printed whole when it ends.\n\n"
       "Exit status: 0 all jobs succeeded; 1-100 that many failed; 101 more\n"
       "failed; with --halt, the status of the job that triggered it; 2 a\n"
-      "usage error; 128+N after signal N (SIGINT, SIGTERM, SIGHUP).\n",
+      "usage error; 128+N after signal N (SIGINT, SIGTERM, SIGHUP); 141\n"
+      "when stdout is closed by its reader (running jobs are stopped).\n",
       stdout);
 }
 
@@ -599,8 +601,14 @@ static void print_job_locked(job *j) {
     return;
   if (j->proc.out.len > 0 || j->proc.err.len > 0)
     progress_clear_locked();
-  if (j->proc.out.len > 0)
-    ex_write_all(1, j->proc.out.data, j->proc.out.len);
+  if (j->proc.out.len > 0 && !g.out_closed &&
+      ex_write_all(1, j->proc.out.data, j->proc.out.len) == -EPIPE) {
+    /* Like `| head`: nobody reads any more, so stop as after SIGPIPE. */
+    g.out_closed = 1;
+    atomic_store(&g.kill_sig, SIGTERM);
+    atomic_store(&g.stop, 2);
+    kill_running(SIGTERM);
+  }
   if (j->proc.err.len > 0)
     ex_write_all(2, j->proc.err.data, j->proc.err.len);
   ex_proc_free(&j->proc);
@@ -982,6 +990,9 @@ static int run_main(int argc, char **argv) {
   sigaddset(&g.sigs, SIGTERM);
   sigaddset(&g.sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &g.sigs, &orig);
+  /* A closed stdout shows up as EPIPE (see print_job_locked); children
+   * get the default disposition back (spawn.c). */
+  signal(SIGPIPE, SIG_IGN);
   sigdelset(&orig, SIGINT);
   sigdelset(&orig, SIGTERM);
   sigdelset(&orig, SIGHUP);
@@ -1091,6 +1102,7 @@ static int run_main(int argc, char **argv) {
   if (g.log != NULL)
     fclose(g.log);
   int status = signo != 0        ? 128 + signo
+               : g.out_closed    ? 128 + SIGPIPE
                : g.halted        ? g.halt_status
                : g.nfailed > 100 ? 101
                                  : (int)g.nfailed;

@@ -31,4 +31,14 @@ printf 'x\ny\nz\n' | "$E" run -k echo pre >out || fail "stdin input"
 expect_eq "stdin" "pre x
 pre y
 pre z" "$(cat out)"
+# A reader that goes away (| head) stops the run: status 141, the jobs
+# still running are stopped, no more start.
+start=$(date +%s)
+{
+  "$E" run -k -j 2 sh -c 'echo "$0"; sleep "$0"' ::: 1 2 3 4 5 6 7 8 9
+  echo $? >status
+} | head -n 1 >first
+expect_eq "first line" 1 "$(cat first)"
+expect_eq "status after EPIPE" 141 "$(cat status)"
+[ $(($(date +%s) - start)) -lt 10 ] || fail "the run went on after EPIPE"
 echo ok

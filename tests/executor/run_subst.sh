@@ -8,6 +8,12 @@ d.txt|d|d.txt|.|d|2
 noext|noext|noext|.|noext|3
 /root.d/file|/root.d/file|file|/root.d|file|4" "$(cat out)"
 
+# {%} is the job's slot: 1 .. -j.
+expect_status 0 "$E" run -j 1 echo '{%}' ::: a b c
+expect_eq "slot" "1
+1
+1" "$(cat out)"
+
 # Several ::: lists: their product, the last varying fastest.
 expect_status 0 "$E" run -k echo '{1}-{2}' ::: a b ::: 1 2 3
 expect_eq "product" "a-1
