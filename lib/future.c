@@ -3,13 +3,12 @@
  *
  * LOCKING. Futures have no mutex of their own (it would double their size);
  * a fixed table of stripes, each a mutex and a CLOCK_MONOTONIC condition
- * variable, is shared by address hash. A stripe's mutex guards, for every
- * future that hashes to it: the callback list, and every transition into a
- * done state (with the outcome fields written just before it). Waiters
- * sleep on the stripe's condition variable after setting CF__F_WAITERS
- * under the stripe mutex; the completer reads that flag from the same CAS
- * that publishes the done state, and broadcasts only when it is set, so a
- * future nobody waits on costs no system call to complete.
+ * variable, is shared by address hash. A stripe's mutex guards the callback
+ * lists of the futures that hash to it, and waiters sleep on its condition
+ * variable after setting CF__F_WAITERS under it. Completion itself is
+ * lock-free (see complete_at): the stripe is taken only when the
+ * publishing CAS shows a waiter or a callback, so a future nobody waits on
+ * completes without a lock or a system call.
  *
  * Lock order: an executor's lock may be held when a stripe lock is taken
  * (cancel), never the reverse. Done callbacks run with no lock held.
@@ -120,9 +119,13 @@ bool cf__future_try_start_at(cf_future *f, uint64_t now) {
   /* Written before the CAS that publishes RUNNING (release), so a reader
    * that sees RUNNING or FINISHED sees it. A cancelled future reports no
    * start whatever this wrote. */
-  f->started_ns = now != 0 ? now : cf_now_ns();
+  if (now == 0)
+    now = cf_now_ns();
+  /* A worker passes when its previous task ended; a task queued after that
+   * instant started no earlier than it was queued. */
+  f->started_ns = now > f->queued_ns ? now : f->queued_ns;
   do {
-    if ((old & CF__STATE_MASK) != CF_PENDING)
+    if ((old & CF__STATE_MASK) != CF_PENDING || (old & CF__F_CLAIM))
       return false;
   } while (!atomic_compare_exchange_weak_explicit(
       &f->state, &old, (old & ~CF__STATE_MASK) | CF_RUNNING,
@@ -150,39 +153,49 @@ static void run_callbacks(cf_future *f, struct cf__callback *cb) {
   }
 }
 
-/* Moves f from a state in `from` (a bit mask of states) to `to`. */
+/*
+ * Moves f from a state in `from` (a bit mask of states) to `to`. A completer
+ * first claims the future (CF__F_CLAIM, one CAS that fails if another
+ * completer holds the claim or the state is not allowed), then writes the
+ * outcome, which nobody else writes or reads before the state says done,
+ * then publishes the done state (release). try_start refuses a claimed
+ * future, so a cancel never races a start over the outcome. Waiters and
+ * callbacks set their flag with a CAS that fails once the future is done,
+ * so the publishing CAS sees every flag set before it; only then is the
+ * stripe lock taken -- to wake waiters that sleep under it and to take the
+ * callback list. A future nobody waits on completes with two CASes and no
+ * lock.
+ */
 static int complete_at(cf_future *f, unsigned from, uint32_t to, int err,
                        void *value, char *msg, uint64_t now) {
-  struct stripe *s = stripe_of(f);
-  pthread_mutex_lock(&s->mu);
-  /* Nobody reads the outcome before the state says done, and every other
-   * writer of it holds this mutex: writing it before the CAS is safe. */
+  uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+  do {
+    if (!(from & (1u << (old & CF__STATE_MASK))) || (old & CF__F_CLAIM)) {
+      free(msg);
+      return CF_ESTATE;
+    }
+  } while (!atomic_compare_exchange_weak_explicit(
+      &f->state, &old, old | CF__F_CLAIM, memory_order_acquire,
+      memory_order_relaxed));
   f->value = value;
   f->err = err;
   f->msg = msg;
   f->finished_ns = now;
-  uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
-  for (;;) {
-    if (!(from & (1u << (old & CF__STATE_MASK)))) {
-      f->value = NULL;
-      f->err = 0;
-      f->msg = NULL;
-      f->finished_ns = 0;
-      pthread_mutex_unlock(&s->mu);
-      free(msg);
-      return CF_ESTATE;
-    }
-    /* release: publishes the outcome to whoever sees the done state. */
-    if (atomic_compare_exchange_weak_explicit(
-            &f->state, &old, (old & ~CF__STATE_MASK) | to,
-            memory_order_release, memory_order_relaxed))
-      break;
-  }
+  old = atomic_load_explicit(&f->state, memory_order_relaxed);
+  /* release: publishes the outcome to whoever sees the done state. */
+  while (!atomic_compare_exchange_weak_explicit(
+      &f->state, &old, (old & ~(CF__STATE_MASK | CF__F_CLAIM)) | to,
+      memory_order_release, memory_order_relaxed))
+    ;
+  if (!(old & (CF__F_WAITERS | CF__F_CALLBACKS)))
+    return 0;
+  struct stripe *s = stripe_of(f);
+  pthread_mutex_lock(&s->mu);
   struct cf__callback *cbs = f->callbacks;
   f->callbacks = NULL;
-  pthread_mutex_unlock(&s->mu);
   if (old & CF__F_WAITERS)
     pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
   if (cbs != NULL) {
     /* A callback may drop the last reference someone else held. */
     cf_future_retain(f);
@@ -200,27 +213,6 @@ static int complete(cf_future *f, unsigned from, uint32_t to, int err,
 #define FROM_PENDING (1u << CF_PENDING)
 #define FROM_RUNNING (1u << CF_RUNNING)
 
-/* Completes a RUNNING future from the one thread that runs it. With no
- * waiter and no callback there is nobody to wake: publish the outcome with
- * one CAS, no lock. Waiters and callbacks set their flag with a CAS that
- * fails once the future is done, so either this CAS sees the flag (and the
- * slow path wakes them) or they see the done state. */
-static void complete_runner(cf_future *f, uint32_t to, int err, void *value,
-                            char *msg, uint64_t now) {
-  uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
-  if (!(old & (CF__F_WAITERS | CF__F_CALLBACKS))) {
-    f->value = value;
-    f->err = err;
-    f->msg = msg;
-    f->finished_ns = now;
-    if (atomic_compare_exchange_strong_explicit(
-            &f->state, &old, (old & ~CF__STATE_MASK) | to,
-            memory_order_release, memory_order_relaxed))
-      return;
-  }
-  complete_at(f, FROM_RUNNING, to, err, value, msg, now);
-}
-
 int cf__future_complete(cf_future *f, int state, int err, void *value,
                         char *msg) {
   if (state == CF_CANCELLED)
@@ -233,6 +225,13 @@ int cf__future_complete(cf_future *f, int state, int err, void *value,
 bool cf__future_cancel_pending(cf_future *f) {
   return complete(f, FROM_PENDING, CF_CANCELLED, CF_ECANCELED, NULL, NULL) ==
          0;
+}
+
+static bool cancel_requested(const cf_future *f) {
+  return (atomic_load_explicit(&f->state, memory_order_relaxed) &
+          CF__F_CANCEL_REQ) ||
+         (f->ex != NULL &&
+          atomic_load_explicit(&f->ex->stop_running, memory_order_relaxed));
 }
 
 uint64_t cf__future_run_started(cf_future *f) {
@@ -248,16 +247,15 @@ uint64_t cf__future_run_started(cf_future *f) {
   uint64_t now = cf_now_ns();
   if (rc == 0) {
     free(msg);
-    complete_runner(f, CF_FINISHED, 0, result, NULL, now);
+    complete_at(f, FROM_RUNNING, CF_FINISHED, 0, result, NULL, now);
     return now;
   }
   if (rc > 0)
     rc = CF_ETASK;
-  uint32_t st = atomic_load_explicit(&f->state, memory_order_relaxed);
-  if (rc == CF_ECANCELED && (st & CF__F_CANCEL_REQ))
-    complete_runner(f, CF_CANCELLED, CF_ECANCELED, NULL, msg, now);
+  if (rc == CF_ECANCELED && cancel_requested(f))
+    complete_at(f, FROM_RUNNING, CF_CANCELLED, CF_ECANCELED, NULL, msg, now);
   else
-    complete_runner(f, CF_FINISHED, rc, NULL, msg, now);
+    complete_at(f, FROM_RUNNING, CF_FINISHED, rc, NULL, msg, now);
   return now;
 }
 
@@ -388,6 +386,8 @@ bool cf_future_cancel(cf_future *f) {
 int cf_future_request_cancel(cf_future *f) {
   if (f == NULL)
     return CF_EINVAL;
+  if (cf__done(f))
+    return CF_ESTATE;
   if (cf_future_cancel(f))
     return 0;
   if (cf__done(f))
@@ -439,8 +439,7 @@ int cf_future_times_get(const cf_future *f, cf_future_times *out) {
 
 bool cf_task_cancel_requested(void) {
   cf_future *f = cf__tls_current;
-  return f != NULL && (atomic_load_explicit(&f->state, memory_order_relaxed) &
-                       CF__F_CANCEL_REQ);
+  return f != NULL && cancel_requested(f);
 }
 
 int cf_task_set_message(const char *message) {

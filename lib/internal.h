@@ -7,11 +7,11 @@
  *   PENDING --(cf__future_complete with CF_CANCELLED)--> CANCELLED
  *   RUNNING or PENDING --(cf__future_complete)--> FINISHED
  *
- * Every transition into a done state happens under the future's stripe lock
- * (future.c), so a second completion sees the first and fails with
- * CF_ESTATE, and a waiter that checked the state under that lock cannot miss
- * the wake-up. PENDING -> RUNNING is a lone CAS so that a worker starting a
- * task takes no lock; cancel uses a CAS too, so the two race safely.
+ * A transition into a done state first claims the future (a CAS), so a
+ * second completion sees the first and fails with CF_ESTATE, and a start
+ * cannot slip in while a cancel writes the outcome; waiters sleep on the
+ * future's stripe (future.c) and cannot miss the wake-up. PENDING ->
+ * RUNNING is a lone CAS so that a worker starting a task takes no lock.
  */
 #ifndef CF_INTERNAL_H
 #define CF_INTERNAL_H
@@ -29,6 +29,8 @@
 #define CF__F_CANCEL_REQ 0x8u
 /* The callback list is not empty (set under the stripe lock). */
 #define CF__F_CALLBACKS 0x10u
+/* A completer is writing the outcome (see complete_at in future.c). */
+#define CF__F_CLAIM 0x20u
 
 struct cf__callback {
   struct cf__callback *next;
@@ -65,6 +67,9 @@ struct cf__executor_vtable {
 
 struct cf_executor {
   const struct cf__executor_vtable *vt;
+  /* Raised by shutdown with CF_SHUTDOWN_CANCEL_FUTURES: every task running
+   * on this executor sees cf_task_cancel_requested(). */
+  atomic_bool stop_running;
 };
 
 struct cf_future {

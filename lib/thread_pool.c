@@ -1,27 +1,42 @@
 /*
  * The thread pool executor (Python's ThreadPoolExecutor).
  *
- * DESIGN. One FIFO queue of futures (intrusive, through qnext/qprev) under
- * one mutex. Workers start lazily: a submit starts a thread only when the
- * queue holds more tasks than there are idle workers to take them, up to
- * max_workers. A worker takes a batch of tasks per lock acquisition (its
- * share of the queue, at most BATCH) so that a busy pool costs a lock round
- * trip per batch, not per task, and a submit wakes a sleeping worker only
- * when one sleeps and none has been woken already: no system call per task
+ * DESIGN. A submit pushes its future onto the inbox, a lock-free stack (one
+ * CAS), and takes the pool mutex only when a worker sleeps and must be
+ * woken, or when a new worker should start. Workers, under the mutex, move
+ * the whole inbox (reversed, so FIFO) onto the tail of the run queue and
+ * take one task from its head. So a busy pool costs the submitter one CAS
+ * per task and a worker one lock round trip per task, with no system call
  * while the workers keep up.
+ * An idle worker polls for work for spin_us (yielding the CPU) before it
+ * sleeps, so a steady stream of submits rarely needs a wake-up.
+ *
+ * Shutdown closes the inbox by swapping in a sentinel; a submit that finds
+ * the sentinel fails, so no task is accepted once shutdown has taken the
+ * inbox: nothing can be stranded after the last worker leaves. A failed
+ * initializer closes it with another sentinel (broken).
+ *
+ * Workers start lazily: a submit starts one when no worker is idle (asleep
+ * or spinning) and fewer than max_workers exist.
  *
  * A task is started by a CAS on its future (PENDING -> RUNNING), so cancel
- * (PENDING -> CANCELLED) may race a worker that has already taken the task
- * into its batch: whichever CAS wins decides, and the loser drops its
- * reference. A worker that waits on a future still pending on this pool
- * runs it inline (run_inline), so nested waits cannot starve the pool.
+ * (PENDING -> CANCELLED) may race a worker that has already taken the task:
+ * whichever CAS wins decides, and whoever takes the future off the run
+ * queue (or out of the inbox) drops the queue's reference. A worker that
+ * waits on a future still pending on this pool runs it inline
+ * (run_inline), so nested waits cannot starve the pool.
  *
- * LOCKING. pool->mu guards the queue, the counts of workers (alive, idle,
- * being woken, to retire), the shutdown/broken flags and the lists of
- * worker records. Futures are completed, and their callbacks run, with
- * pool->mu released; the lock order is pool->mu, then a future's stripe
- * lock (future.c), never the reverse. Task counters are per-worker relaxed
- * atomics written only by their worker, summed by cf_executor_stats_get.
+ * Wake-ups cannot be lost: a worker about to sleep counts itself in
+ * nsleeping (seq_cst) and then looks at the inbox (seq_cst), holding the
+ * mutex until cond_wait releases it; a submit pushes (seq_cst) and then
+ * reads nsleeping, and signals under the mutex. One of the two sees the
+ * other. The queue bound uses the same pattern on pending/space_waiters.
+ *
+ * LOCKING. pool->mu guards the run queue, the worker counts and lists, and
+ * the shutdown/broken flags. Futures are completed, and their callbacks
+ * run, with pool->mu released; the lock order is pool->mu, then a future's
+ * stripe lock (future.c), never the reverse. Task counters are per-worker
+ * relaxed atomics written only by their worker, summed by stats.
  */
 #include "internal.h"
 
@@ -30,7 +45,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH 16
+/* Inbox sentinels: no future lives at these addresses. */
+#define INBOX_CLOSED ((cf_future *)1)
+#define INBOX_BROKEN ((cf_future *)2)
+#define IS_SENTINEL(p) ((uintptr_t)(p) <= 2 && (p) != NULL)
 
 struct worker {
   struct worker *next;
@@ -44,27 +62,33 @@ struct worker {
 
 struct thread_pool {
   cf_executor base;
+  _Atomic(cf_future *) inbox;
+  /* Tasks accepted and not yet taken by a worker (inbox + run queue). */
+  atomic_size_t pending;
+  atomic_int nsleeping;      /* workers in cond_wait, or about to be */
+  atomic_int nspinning;      /* workers polling before they sleep */
+  atomic_int nstarting;      /* started, not yet looking for work */
+  atomic_int nwaking;        /* signalled, not yet awake; written under mu */
+  atomic_int nworkers;       /* alive; written under mu */
+  atomic_int space_waiters;  /* submitters waiting for room */
+  atomic_uint_fast64_t submitted;
+  atomic_uint_fast64_t cancelled_queued; /* cancelled before they ran */
+
   pthread_mutex_t mu;
   pthread_cond_t work_cv;  /* idle workers wait for tasks */
   pthread_cond_t space_cv; /* submitters wait for room (max_queued) */
   pthread_cond_t exit_cv;  /* shutdown(WAIT) waits for workers to exit */
-  cf_future *head, *tail;
-  size_t nqueued;
-  /* nqueued, readable without the lock by spinning workers. */
-  atomic_size_t nqueued_hint;
+  cf_future *head, *tail;  /* run queue */
   int max_workers;
-  int nspinning; /* idle workers polling nqueued_hint before sleeping */
-  int nworkers, nidle, nwaking, nretire;
-  int space_waiters;
+  int nretire;
   bool shutdown, broken;
   struct worker *live;   /* running workers */
   struct worker *exited; /* exited, waiting to be joined */
   unsigned next_id;
-  uint64_t submitted;
   /* Counters of workers that exited, folded in at exit. */
   uint64_t completed, failed, cancelled;
-  atomic_uint_fast64_t cancelled_queued; /* cancelled while queued */
-  /* Options. */
+
+  /* Options, fixed at creation. */
   char prefix[16];
   cf_init_fn initializer;
   void *initargs;
@@ -88,17 +112,47 @@ void cf_thread_pool_options_init(cf_thread_pool_options *opts) {
   opts->spin_us = 50;
 }
 
-static void queue_push_locked(struct thread_pool *p, cf_future *f) {
-  f->qnext = NULL;
-  f->qprev = p->tail;
+/* Appends a list of futures (newest first, as the inbox holds them) to the
+ * run queue in submission order. */
+static void queue_append_reversed_locked(struct thread_pool *p,
+                                         cf_future *list) {
+  cf_future *first = NULL, *last = list;
+  while (list != NULL) {
+    cf_future *next = list->qnext;
+    list->qnext = first;
+    list->in_queue = 1;
+    if (first != NULL)
+      first->qprev = list;
+    first = list;
+    list = next;
+  }
+  if (first == NULL)
+    return;
+  first->qprev = p->tail;
   if (p->tail != NULL)
-    p->tail->qnext = f;
+    p->tail->qnext = first;
   else
-    p->head = f;
-  p->tail = f;
-  f->in_queue = 1;
-  p->nqueued++;
-  atomic_store_explicit(&p->nqueued_hint, p->nqueued, memory_order_relaxed);
+    p->head = first;
+  p->tail = last;
+}
+
+/* Moves what was submitted since the last call onto the run queue. */
+static void drain_inbox_locked(struct thread_pool *p) {
+  cf_future *list = atomic_load_explicit(&p->inbox, memory_order_acquire);
+  do {
+    if (list == NULL || IS_SENTINEL(list))
+      return;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &p->inbox, &list, NULL, memory_order_acquire, memory_order_acquire));
+  queue_append_reversed_locked(p, list);
+}
+
+static void wake_space_waiters(struct thread_pool *p) {
+  if (p->max_queued != 0 && atomic_load(&p->space_waiters) > 0) {
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->space_cv);
+    pthread_mutex_unlock(&p->mu);
+  }
 }
 
 static void queue_unlink_locked(struct thread_pool *p, cf_future *f) {
@@ -112,23 +166,30 @@ static void queue_unlink_locked(struct thread_pool *p, cf_future *f) {
     p->tail = f->qprev;
   f->qnext = f->qprev = NULL;
   f->in_queue = 0;
-  p->nqueued--;
-  atomic_store_explicit(&p->nqueued_hint, p->nqueued, memory_order_relaxed);
-  if (p->space_waiters > 0)
-    pthread_cond_signal(&p->space_cv);
+  atomic_fetch_sub(&p->pending, 1);
 }
 
-/* Takes the whole queue out (shutdown with cancel, broken pool). */
+/* Takes the whole run queue out (shutdown with cancel, broken pool). */
 static cf_future *queue_detach_locked(struct thread_pool *p) {
   cf_future *list = p->head;
-  for (cf_future *f = list; f != NULL; f = f->qnext)
+  size_t n = 0;
+  for (cf_future *f = list; f != NULL; f = f->qnext, n++)
     f->in_queue = 0;
   p->head = p->tail = NULL;
-  p->nqueued = 0;
-  atomic_store_explicit(&p->nqueued_hint, 0, memory_order_relaxed);
-  if (p->space_waiters > 0)
-    pthread_cond_broadcast(&p->space_cv);
+  atomic_fetch_sub(&p->pending, n);
+  pthread_cond_broadcast(&p->space_cv);
   return list;
+}
+
+/* Closes the inbox with a sentinel and queues what it held. */
+static void close_inbox_locked(struct thread_pool *p, cf_future *sentinel) {
+  cf_future *list = atomic_load(&p->inbox);
+  do {
+    if (list == INBOX_BROKEN)
+      return; /* broken stays broken */
+  } while (!atomic_compare_exchange_weak(&p->inbox, &list, sentinel));
+  if (!IS_SENTINEL(list))
+    queue_append_reversed_locked(p, list);
 }
 
 static void count(atomic_uint_fast64_t *c) {
@@ -136,35 +197,54 @@ static void count(atomic_uint_fast64_t *c) {
                         memory_order_relaxed);
 }
 
+static void count_outcome(struct worker *w, cf_future *f) {
+  if (cf__state(f) == CF_CANCELLED)
+    count(&w->cancelled);
+  else if (f->err != 0)
+    count(&w->failed);
+  else
+    count(&w->completed);
+}
+
 /* Runs a task this worker took from the queue and drops the queue's
- * reference. *now is the time the previous task of the batch finished,
- * which is when this one starts: one clock read per task, not two. */
+ * reference. *now is when the worker's previous task finished (0 if it
+ * has been idle since), which is when this one starts. */
 static void run_task(struct worker *w, cf_future *f, uint64_t *now) {
   if (cf__future_try_start_at(f, *now)) {
     atomic_fetch_add_explicit(&w->running, 1, memory_order_relaxed);
     *now = cf__future_run_started(f);
     atomic_fetch_sub_explicit(&w->running, 1, memory_order_relaxed);
-    if (cf__state(f) == CF_CANCELLED)
-      count(&w->cancelled);
-    else if (f->err != 0)
-      count(&w->failed);
-    else
-      count(&w->completed);
+    count_outcome(w, f);
   }
   cf_future_release(f);
 }
 
-static int start_worker_locked(struct thread_pool *p);
+/* The initializer failed: no task will ever run here again. */
+static void break_pool(struct thread_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  p->broken = true;
+  close_inbox_locked(p, INBOX_BROKEN);
+  cf_future *list = queue_detach_locked(p);
+  pthread_cond_broadcast(&p->work_cv);
+  pthread_mutex_unlock(&p->mu);
+  while (list != NULL) {
+    cf_future *next = list->qnext;
+    char *msg = cf__strdup("the pool's initializer failed");
+    cf__future_complete(list, CF_FINISHED, CF_EBROKEN, NULL, msg);
+    cf_future_release(list);
+    list = next;
+  }
+}
 
 /* Polls for work for up to spin_us before the worker sleeps: a submit
  * that finds a spinning worker needs no wake-up (a system call and, on a
  * small machine, a context switch). sched_yield hands the CPU to a
- * runnable submitter sharing it, so spinning never starves the thread it
+ * runnable submitter sharing it, so spinning does not starve the thread it
  * waits for. */
 static void spin_for_work(struct thread_pool *p) {
   uint64_t deadline = cf_now_ns() + (uint64_t)p->spin_us * 1000u;
   for (unsigned i = 0;; i++) {
-    if (atomic_load_explicit(&p->nqueued_hint, memory_order_relaxed) > 0)
+    if (atomic_load_explicit(&p->pending, memory_order_relaxed) > 0)
       return;
     if ((i & 15) == 15) {
       if (cf_now_ns() >= deadline)
@@ -180,20 +260,22 @@ static void spin_for_work(struct thread_pool *p) {
   }
 }
 
-/* The initializer failed: no task will ever run here again. */
-static void break_pool(struct thread_pool *p) {
-  pthread_mutex_lock(&p->mu);
-  p->broken = true;
-  cf_future *list = queue_detach_locked(p);
-  pthread_cond_broadcast(&p->work_cv);
-  pthread_mutex_unlock(&p->mu);
-  while (list != NULL) {
-    cf_future *next = list->qnext;
-    char *msg = cf__strdup("the pool's initializer failed");
-    cf__future_complete(list, CF_FINISHED, CF_EBROKEN, NULL, msg);
-    cf_future_release(list);
-    list = next;
-  }
+/* Moves a worker from one idle counter to another (NULL = none), adding
+ * before removing so that it is never uncounted in between. */
+static void recount(atomic_int **counted, atomic_int *to) {
+  if (*counted == to)
+    return;
+  if (to != NULL)
+    atomic_fetch_add(to, 1);
+  if (*counted != NULL)
+    atomic_fetch_sub(*counted, 1);
+  *counted = to;
+}
+
+static bool should_exit_locked(struct thread_pool *p) {
+  return p->nretire > 0 || p->broken ||
+         (p->shutdown && p->head == NULL &&
+          IS_SENTINEL(atomic_load(&p->inbox)));
 }
 
 static void *worker_main(void *arg) {
@@ -209,54 +291,74 @@ static void *worker_main(void *arg) {
   if (p->initializer != NULL && p->initializer(p->initargs) != 0)
     break_pool(p);
 
-  cf_future *batch[BATCH];
+  bool spun = false;
+  /* When the previous task finished: the next one starts then, unless the
+   * worker idled in between. One clock read per task, not two. */
+  uint64_t now = 0;
+  /* The idle counter this worker is in. It stays counted (starting,
+   * spinning, or asleep) until it has taken a task, so a submit never sees
+   * a task in pending that no counted worker is about to take, and never
+   * starts a worker it does not need. Counters change under the lock
+   * (except nstarting's initial increment) and a woken worker takes its
+   * task before it releases the lock. */
+  atomic_int *counted = &p->nstarting;
   pthread_mutex_lock(&p->mu);
   for (;;) {
-    bool spun = false;
-    while (p->head == NULL && !p->shutdown && !p->broken && p->nretire == 0) {
-      /* One spinner at a time: it picks up a burst's first task without
-       * a wake-up, while more spinners would only take CPU from the
-       * submitters on a small or oversubscribed machine. */
-      if (!spun && p->spin_us > 0 && p->nspinning == 0) {
+    if (p->head == NULL)
+      drain_inbox_locked(p);
+    if (p->head == NULL || p->nretire > 0 || p->broken) {
+      if (should_exit_locked(p)) {
+        if (p->nretire > 0)
+          p->nretire--;
+        break;
+      }
+      if (!spun && p->spin_us > 0) {
         spun = true;
-        p->nspinning++;
+        recount(&counted, &p->nspinning);
         pthread_mutex_unlock(&p->mu);
         spin_for_work(p);
+        now = 0;
         pthread_mutex_lock(&p->mu);
-        p->nspinning--;
         continue;
       }
-      p->nidle++;
-      pthread_cond_wait(&p->work_cv, &p->mu);
-      p->nidle--;
-      if (p->nwaking > 0)
-        p->nwaking--;
+      recount(&counted, &p->nsleeping);
+      /* Look again after counting ourselves asleep: a submit that pushed
+       * before it could see us is found here. */
+      cf_future *in = atomic_load(&p->inbox);
+      if (in == NULL || IS_SENTINEL(in)) {
+        pthread_cond_wait(&p->work_cv, &p->mu);
+        if (atomic_load(&p->nwaking) > 0)
+          atomic_fetch_sub(&p->nwaking, 1);
+      }
+      now = 0;
+      continue;
     }
-    if (p->nretire > 0) {
-      p->nretire--;
-      break;
-    }
-    if (p->head == NULL || p->broken)
-      break; /* shut down and drained */
-    /* Take this worker's share, so that a burst spreads over the pool. */
-    size_t share = p->nqueued / (size_t)(p->nworkers > 0 ? p->nworkers : 1);
-    size_t n = 0;
-    do {
-      cf_future *f = p->head;
-      queue_unlink_locked(p, f);
-      batch[n++] = f;
-    } while (p->head != NULL && n < share && n < BATCH);
+    spun = false;
+    /* One task at a time: a task that blocks must not hold others
+     * hostage while a worker is free. The submitter never takes this lock,
+     * so the cost is one lock round trip per task between workers only. */
+    cf_future *f = p->head;
+    p->head = f->qnext;
+    if (p->head != NULL)
+      p->head->qprev = NULL;
+    else
+      p->tail = NULL;
+    f->in_queue = 0;
+    atomic_fetch_sub(&p->pending, 1);
+    recount(&counted, NULL);
     /* Tasks remain and someone sleeps: let them help. */
-    if (p->head != NULL && p->nidle > p->nwaking) {
-      p->nwaking++;
+    if (p->head != NULL &&
+        atomic_load(&p->nsleeping) > atomic_load(&p->nwaking)) {
+      atomic_fetch_add(&p->nwaking, 1);
       pthread_cond_signal(&p->work_cv);
     }
+    if (p->max_queued != 0 && atomic_load(&p->space_waiters) > 0)
+      pthread_cond_broadcast(&p->space_cv);
     pthread_mutex_unlock(&p->mu);
-    uint64_t now = cf_now_ns();
-    for (size_t i = 0; i < n; i++)
-      run_task(w, batch[i], &now);
+    run_task(w, f, &now);
     pthread_mutex_lock(&p->mu);
   }
+  recount(&counted, NULL);
   /* Exit: hand the record over for joining. */
   for (struct worker **q = &p->live; *q != NULL; q = &(*q)->next) {
     if (*q == w) {
@@ -269,9 +371,14 @@ static void *worker_main(void *arg) {
   p->completed += atomic_load_explicit(&w->completed, memory_order_relaxed);
   p->failed += atomic_load_explicit(&w->failed, memory_order_relaxed);
   p->cancelled += atomic_load_explicit(&w->cancelled, memory_order_relaxed);
-  p->nworkers--;
-  if (p->nworkers == 0)
+  if (atomic_fetch_sub(&p->nworkers, 1) == 1)
     pthread_cond_broadcast(&p->exit_cv);
+  /* Work queued behind a retiring worker still needs a taker. */
+  if (p->head != NULL &&
+      atomic_load(&p->nsleeping) > atomic_load(&p->nwaking)) {
+    atomic_fetch_add(&p->nwaking, 1);
+    pthread_cond_signal(&p->work_cv);
+  }
   pthread_mutex_unlock(&p->mu);
   tls_worker = NULL;
   cf__tls_executor = NULL;
@@ -284,16 +391,15 @@ static int start_worker_locked(struct thread_pool *p) {
     return CF_ENOMEM;
   w->pool = p;
   w->id = p->next_id++;
-  /* Workers never need deep stacks of their own beyond the task's; keep
-   * the default so tasks get what a normal thread gets. */
-  int rc = pthread_create(&w->tid, NULL, worker_main, w);
-  if (rc != 0) {
+  atomic_fetch_add(&p->nstarting, 1);
+  if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
+    atomic_fetch_sub(&p->nstarting, 1);
     free(w);
     return CF_EAGAIN;
   }
   w->next = p->live;
   p->live = w;
-  p->nworkers++;
+  atomic_fetch_add(&p->nworkers, 1);
   return 0;
 }
 
@@ -301,46 +407,88 @@ static bool is_worker_thread(cf_executor *ex) {
   return cf__tls_executor == ex;
 }
 
+/* Waits for room under max_queued. Returns 0 once a slot is reserved in
+ * pending, or an error. */
+static int reserve_slot(struct thread_pool *p, cf_executor *ex) {
+  size_t before = atomic_fetch_add(&p->pending, 1);
+  if (p->max_queued == 0 || before < p->max_queued || is_worker_thread(ex))
+    return 0;
+  atomic_fetch_sub(&p->pending, 1);
+  if (p->flags & CF_POOL_NONBLOCK)
+    return CF_EAGAIN;
+  pthread_mutex_lock(&p->mu);
+  atomic_fetch_add(&p->space_waiters, 1);
+  int rc = 0;
+  for (;;) {
+    if (p->broken || p->shutdown) {
+      rc = p->broken ? CF_EBROKEN : CF_ESHUTDOWN;
+      break;
+    }
+    before = atomic_fetch_add(&p->pending, 1);
+    if (before < p->max_queued)
+      break;
+    atomic_fetch_sub(&p->pending, 1);
+    pthread_cond_wait(&p->space_cv, &p->mu);
+  }
+  atomic_fetch_sub(&p->space_waiters, 1);
+  pthread_mutex_unlock(&p->mu);
+  return rc;
+}
+
+/* The first worker starts before the first task is accepted, so a pool
+ * that cannot start a thread refuses work instead of stranding it; after
+ * that at least one worker lives until shutdown (resize never goes below
+ * one). */
+static int ensure_first_worker(struct thread_pool *p) {
+  if (atomic_load(&p->nworkers) > 0)
+    return 0;
+  pthread_mutex_lock(&p->mu);
+  int rc = 0;
+  if (atomic_load(&p->nworkers) == 0 && !p->shutdown && !p->broken)
+    rc = start_worker_locked(p);
+  pthread_mutex_unlock(&p->mu);
+  return rc;
+}
+
 static int pool_submit(cf_executor *ex, cf_future *f) {
   struct thread_pool *p = pool_of(ex);
-  pthread_mutex_lock(&p->mu);
-  for (;;) {
-    if (p->broken) {
-      pthread_mutex_unlock(&p->mu);
-      return CF_EBROKEN;
+  int rc = ensure_first_worker(p);
+  if (rc == 0)
+    rc = reserve_slot(p, ex);
+  if (rc != 0)
+    return rc;
+  cf_future *head = atomic_load_explicit(&p->inbox, memory_order_relaxed);
+  do {
+    if (IS_SENTINEL(head)) {
+      atomic_fetch_sub(&p->pending, 1);
+      return head == INBOX_BROKEN ? CF_EBROKEN : CF_ESHUTDOWN;
     }
-    if (p->shutdown) {
-      pthread_mutex_unlock(&p->mu);
-      return CF_ESHUTDOWN;
+    f->qnext = head;
+  } while (!atomic_compare_exchange_weak(&p->inbox, &head, f));
+  atomic_fetch_add_explicit(&p->submitted, 1, memory_order_relaxed);
+
+  /* A worker that is asleep, spinning or starting will take a task each;
+   * beyond those, start one more (Python's rule: no idle worker, start
+   * one). Both checks are racy reads, settled under the lock. */
+  int sleeping = atomic_load(&p->nsleeping);
+  size_t idle = (size_t)(sleeping + atomic_load(&p->nspinning) +
+                         atomic_load(&p->nstarting));
+  if (sleeping > atomic_load(&p->nwaking) ||
+      (atomic_load(&p->pending) > idle &&
+       atomic_load_explicit(&p->nworkers, memory_order_relaxed) <
+           p->max_workers)) {
+    pthread_mutex_lock(&p->mu);
+    idle = (size_t)(atomic_load(&p->nsleeping) + atomic_load(&p->nspinning) +
+                    atomic_load(&p->nstarting));
+    if (atomic_load(&p->nsleeping) > atomic_load(&p->nwaking)) {
+      atomic_fetch_add(&p->nwaking, 1);
+      pthread_cond_signal(&p->work_cv);
+    } else if (atomic_load(&p->pending) > idle &&
+               atomic_load(&p->nworkers) < p->max_workers && !p->shutdown) {
+      start_worker_locked(p); /* if it fails, the live workers get to it */
     }
-    if (p->max_queued == 0 || p->nqueued < p->max_queued ||
-        is_worker_thread(ex))
-      break;
-    if (p->flags & CF_POOL_NONBLOCK) {
-      pthread_mutex_unlock(&p->mu);
-      return CF_EAGAIN;
-    }
-    p->space_waiters++;
-    pthread_cond_wait(&p->space_cv, &p->mu);
-    p->space_waiters--;
+    pthread_mutex_unlock(&p->mu);
   }
-  queue_push_locked(p, f);
-  p->submitted++;
-  if (p->nidle > p->nwaking) {
-    p->nwaking++;
-    pthread_cond_signal(&p->work_cv);
-  } else if (p->nworkers < p->max_workers &&
-             p->nqueued > (size_t)(p->nidle + p->nspinning)) {
-    int rc = start_worker_locked(p);
-    if (rc != 0 && p->nworkers == 0) {
-      /* Nobody could ever run it: refuse rather than strand it. */
-      queue_unlink_locked(p, f);
-      p->submitted--;
-      pthread_mutex_unlock(&p->mu);
-      return rc;
-    }
-  }
-  pthread_mutex_unlock(&p->mu);
   return 0;
 }
 
@@ -361,9 +509,12 @@ static int pool_shutdown(cf_executor *ex, unsigned flags) {
   struct thread_pool *p = pool_of(ex);
   pthread_mutex_lock(&p->mu);
   p->shutdown = true;
+  close_inbox_locked(p, INBOX_CLOSED);
   cf_future *cancel = NULL;
-  if (flags & CF_SHUTDOWN_CANCEL_FUTURES)
+  if (flags & CF_SHUTDOWN_CANCEL_FUTURES) {
     cancel = queue_detach_locked(p);
+    atomic_store(&p->base.stop_running, true);
+  }
   pthread_cond_broadcast(&p->work_cv);
   pthread_cond_broadcast(&p->space_cv);
   pthread_mutex_unlock(&p->mu);
@@ -379,7 +530,7 @@ static int pool_shutdown(cf_executor *ex, unsigned flags) {
   if (is_worker_thread(ex))
     return CF_EDEADLK;
   pthread_mutex_lock(&p->mu);
-  while (p->nworkers > 0)
+  while (atomic_load(&p->nworkers) > 0)
     pthread_cond_wait(&p->exit_cv, &p->mu);
   pthread_mutex_unlock(&p->mu);
   join_exited(p);
@@ -400,15 +551,15 @@ static int pool_stats(cf_executor *ex, cf_executor_stats *out) {
   struct thread_pool *p = pool_of(ex);
   cf_executor_stats s = {0};
   pthread_mutex_lock(&p->mu);
-  s.workers = (size_t)p->nworkers;
-  s.idle = (size_t)p->nidle;
-  s.queued = p->nqueued;
+  s.workers = (size_t)atomic_load(&p->nworkers);
+  s.idle = (size_t)(atomic_load(&p->nsleeping) + atomic_load(&p->nspinning));
+  s.queued = atomic_load(&p->pending);
   s.max_workers = (size_t)p->max_workers;
-  s.submitted = p->submitted;
+  s.submitted = atomic_load_explicit(&p->submitted, memory_order_relaxed);
   s.completed = p->completed;
   s.failed = p->failed;
-  s.cancelled = p->cancelled +
-                atomic_load_explicit(&p->cancelled_queued, memory_order_relaxed);
+  s.cancelled = p->cancelled + atomic_load_explicit(&p->cancelled_queued,
+                                                    memory_order_relaxed);
   for (struct worker *w = p->live; w != NULL; w = w->next) {
     s.completed += atomic_load_explicit(&w->completed, memory_order_relaxed);
     s.failed += atomic_load_explicit(&w->failed, memory_order_relaxed);
@@ -429,15 +580,18 @@ static int pool_resize(cf_executor *ex, int max_workers) {
     return CF_ESHUTDOWN;
   }
   p->max_workers = max_workers;
-  int excess = p->nworkers - p->nretire - max_workers;
+  int excess = atomic_load(&p->nworkers) - p->nretire - max_workers;
   if (excess > 0) {
     p->nretire += excess;
     pthread_cond_broadcast(&p->work_cv);
   }
   /* Growing: start workers for what is queued now. */
-  while (p->nworkers < p->max_workers && p->nqueued > (size_t)p->nidle &&
-         start_worker_locked(p) == 0)
-    ;
+  drain_inbox_locked(p);
+  size_t idle = (size_t)(atomic_load(&p->nsleeping) +
+                         atomic_load(&p->nspinning));
+  while (atomic_load(&p->nworkers) < p->max_workers &&
+         atomic_load(&p->pending) > idle && start_worker_locked(p) == 0)
+    idle++;
   pthread_mutex_unlock(&p->mu);
   join_exited(p);
   return 0;
@@ -448,13 +602,18 @@ static bool pool_cancel(cf_executor *ex, cf_future *f) {
   if (!cf__future_cancel_pending(f))
     return false;
   atomic_fetch_add_explicit(&p->cancelled_queued, 1, memory_order_relaxed);
+  /* On the run queue: take it off now, freeing its slot. In the inbox or
+   * a worker's batch: the worker that takes it drops it. */
   pthread_mutex_lock(&p->mu);
+  drain_inbox_locked(p);
   bool unlinked = f->in_queue;
   if (unlinked)
     queue_unlink_locked(p, f);
   pthread_mutex_unlock(&p->mu);
-  if (unlinked)
+  if (unlinked) {
+    wake_space_waiters(p);
     cf_future_release(f); /* the queue's reference */
+  }
   return true;
 }
 
@@ -464,18 +623,21 @@ static bool pool_run_inline(cf_executor *ex, cf_future *f) {
   if (w == NULL || w->pool != p)
     return false;
   pthread_mutex_lock(&p->mu);
+  drain_inbox_locked(p);
   bool unlinked = f->in_queue;
   if (unlinked)
     queue_unlink_locked(p, f);
   pthread_mutex_unlock(&p->mu);
-  /* Still queued, or in some worker's batch: whoever starts it first runs
-   * it; the other drops its reference. */
+  if (unlinked)
+    wake_space_waiters(p);
+  /* In a worker's batch: whoever starts it first runs it; the other
+   * drops its reference. */
   bool ran = false;
   if (cf__future_try_start(f)) {
     atomic_fetch_add_explicit(&w->running, 1, memory_order_relaxed);
     cf__future_run_started(f);
     atomic_fetch_sub_explicit(&w->running, 1, memory_order_relaxed);
-    count(f->err != 0 ? &w->failed : &w->completed);
+    count_outcome(w, f);
     ran = true;
   }
   if (unlinked)
@@ -525,6 +687,7 @@ int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
   pthread_cond_init(&p->work_cv, NULL);
   pthread_cond_init(&p->space_cv, NULL);
   pthread_cond_init(&p->exit_cv, NULL);
+  atomic_init(&p->inbox, NULL);
   p->max_workers = opts->max_workers;
   const char *prefix =
       opts->thread_name_prefix != NULL ? opts->thread_name_prefix : "cf";
