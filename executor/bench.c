@@ -476,9 +476,12 @@ static int write_svg(const char *path, const bench_cfg *c, const size_stats *s,
   fprintf(f,
           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
           "stroke=\"#2a2\" stroke-dasharray=\"5,4\"/>\n"
-          "<text x=\"%.1f\" y=\"%.1f\" fill=\"#2a2\">best: %d</text>\n",
+          "<text x=\"%.1f\" y=\"%.1f\" fill=\"#2a2\" "
+          "text-anchor=\"%s\">best: %d</text>\n",
           XP(s[knee].workers), T, XP(s[knee].workers), T + ph,
-          XP(s[knee].workers) + 4, T + 14, s[knee].workers);
+          XP(s[knee].workers) + (XP(s[knee].workers) > L + pw * 0.8 ? -4 : 4),
+          T + ph - 8, XP(s[knee].workers) > L + pw * 0.8 ? "end" : "start",
+          s[knee].workers);
   /* The two lines, with a dot per measured size. */
   const char *colour[2] = {"#1f5fbf", "#c0392b"};
   for (int line = 0; line < 2; line++) {
@@ -503,8 +506,8 @@ static int write_svg(const char *path, const bench_cfg *c, const size_stats *s,
           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
           "stroke=\"%s\" stroke-width=\"2\"/>\n"
           "<text x=\"%.1f\" y=\"%.1f\">efficiency</text>\n</g>\n</svg>\n",
-          L + 10, T + 10, L + 30, T + 10, colour[0], L + 35, T + 14, L + 10,
-          T + 28, L + 30, T + 28, colour[1], L + 35, T + 32);
+          L, T - 12, L + 20, T - 12, colour[0], L + 25, T - 8, L + 120, T - 12,
+          L + 140, T - 12, colour[1], L + 145, T - 8);
 #undef XP
 #undef YT
 #undef YE
