@@ -10,6 +10,7 @@ fi
 expect_eq "status" 0 "$st"
 expect_status 0 "$E" bench --kind process --workers 1,2 --repeat 2 --tasks 40 \
   --json cpu
+if command -v python3 >/dev/null 2>&1; then
 python3 - out <<'EOF2' || fail "bad JSON: $(cat out)"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -17,6 +18,7 @@ assert d["kind"] == "process" and d["workload"] == "cpu", d
 assert [r["workers"] for r in d["results"]] == [1, 2]
 assert all(r["failed"] == 0 and r["throughput"] > 0 for r in d["results"])
 EOF2
+fi
 expect_status 0 "$E" bench --kind process --workers 2 --repeat 1 --tasks 20 sleep
 grep -q 'process pool' out || fail "table does not name the pool: $(cat out)"
 expect_status 2 "$E" bench --kind process -- true
