@@ -474,13 +474,19 @@ static int slot_take(void) {
   int s = 0;
   while (s < g.nworkers && g.slot_pid[s] != 0)
     s++;
-  /* At most nworkers tasks run at once, so a free slot always exists. */
-  g.slot_pid[s] = -1;
+  /* At most nworkers tasks run at once, so a free slot always exists;
+   * -1 (no slot: the job cannot be signalled) only guards the invariant. */
+  if (s == g.nworkers)
+    s = -1;
+  else
+    g.slot_pid[s] = -1;
   pthread_mutex_unlock(&g.run_mu);
   return s;
 }
 
 static void slot_put(int s) {
+  if (s < 0)
+    return;
   pthread_mutex_lock(&g.run_mu);
   g.slot_pid[s] = 0;
   pthread_mutex_unlock(&g.run_mu);
@@ -488,10 +494,12 @@ static void slot_put(int s) {
 
 static void on_spawn(void *ud, pid_t pid) {
   int s = (int)(intptr_t)ud;
+  if (s < 0)
+    return;
   pthread_mutex_lock(&g.run_mu);
   g.slot_pid[s] = pid;
-  /* Relaxed would do under the lock, but the signal thread stores stop
-   * before it takes run_mu: seq_cst keeps the reasoning simple. */
+  /* Whoever sets stop (seq_cst) takes run_mu afterwards to kill the
+   * registered jobs: either it sees this pid, or this load sees stop. */
   if (atomic_load(&g.stop) == 2)
     kill(-pid, atomic_load(&g.kill_sig));
   pthread_mutex_unlock(&g.run_mu);
@@ -499,6 +507,8 @@ static void on_spawn(void *ud, pid_t pid) {
 
 static void on_exit_hook(void *ud, pid_t pid) {
   int s = (int)(intptr_t)ud;
+  if (s < 0)
+    return;
   pthread_mutex_lock(&g.run_mu);
   g.slot_pid[s] = -1;
   pthread_mutex_unlock(&g.run_mu);
@@ -544,8 +554,9 @@ static int job_task(void *arg, void **result) {
     j->runtime = ex_mono() - t0;
     if (rc != 0) {
       j->proc.exitval = 255;
+      char eb[128];
       ex_buf_printf(&j->proc.err, "executor: cannot run %s: %s\n", argv[0],
-                    strerror(-rc));
+                    strerror_r(-rc, eb, sizeof eb));
     }
     if (!job_failed(j) || attempt >= g.retries || atomic_load(&g.stop))
       break;

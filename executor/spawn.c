@@ -145,8 +145,11 @@ int ex_spawn_wait(char *const argv[], int capture, double timeout,
   posix_spawnattr_destroy(&at);
   if (err != 0) {
     p->exitval = err == ENOENT ? 127 : 126;
-    if (capture)
-      ex_buf_printf(&p->err, "executor: %s: %s\n", argv[0], strerror(err));
+    if (capture) {
+      char eb[128];
+      ex_buf_printf(&p->err, "executor: %s: %s\n", argv[0],
+                    strerror_r(err, eb, sizeof eb));
+    }
     goto out;
   }
   if (hooks != NULL && hooks->on_spawn != NULL)
