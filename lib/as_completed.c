@@ -8,13 +8,20 @@
  *
  * LOCKING. it->mu guards the ready ring (n slots: each distinct future
  * enters it at most once), the counts and the per-future states. It is
- * taken before a future's stripe lock (registering), never after.
+ * taken before a future's stripe lock (registering, unregistering), never
+ * after: nodes fire with no stripe lock held.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 
-enum { NEW, QUEUED, REGISTERED, REMOVED };
+/* Per-future states, changed under mu. */
+enum { NEW, QUEUED, REGISTERED, FIRED, YIELDED, REMOVED };
+
+struct slot {
+  cf_as_completed *it;
+  size_t index;
+};
 
 struct cf_as_completed {
   pthread_mutex_t mu;
@@ -26,23 +33,23 @@ struct cf_as_completed {
   size_t remaining;   /* not yet yielded */
   size_t head, count; /* ready ring */
   cf_future **futures;
-  cf_future **ready;
+  size_t *ready; /* indices into futures */
   unsigned char *state;
   struct cf__callback *nodes;
+  struct slot *slots; /* node i's userdata */
 };
 
 static void it_destroy(cf_as_completed *it) {
-  if (it->ready != NULL)
-    for (size_t k = 0; k < it->count; k++)
-      cf_future_release(it->ready[(it->head + k) % it->cap]);
+  /* Every future not yielded is still referenced by the iterator. */
   if (it->state != NULL)
     for (size_t i = 0; i < it->nfutures; i++)
-      if (it->state[i] == REMOVED)
+      if (it->state[i] != YIELDED)
         cf_future_release(it->futures[i]);
   free(it->futures);
   free(it->ready);
   free(it->state);
   free(it->nodes);
+  free(it->slots);
   pthread_mutex_destroy(&it->mu);
   pthread_cond_destroy(&it->cv);
   free(it);
@@ -53,15 +60,17 @@ static void it_unref(cf_as_completed *it) {
     it_destroy(it);
 }
 
-static void push_locked(cf_as_completed *it, cf_future *f) {
-  it->ready[(it->head + it->count) % it->cap] = f;
+static void push_locked(cf_as_completed *it, size_t i, int state) {
+  it->ready[(it->head + it->count) % it->cap] = i;
   it->count++;
+  it->state[i] = (unsigned char)state;
 }
 
 static void node_fired(cf_future *f, void *userdata) {
-  cf_as_completed *it = userdata;
+  struct slot *slot = userdata;
+  cf_as_completed *it = slot->it;
   pthread_mutex_lock(&it->mu);
-  push_locked(it, f);
+  push_locked(it, slot->index, FIRED);
   pthread_cond_signal(&it->cv);
   pthread_mutex_unlock(&it->mu);
   it_unref(it);
@@ -87,8 +96,9 @@ int cf_as_completed_new(cf_future *const *fs, size_t n, double timeout,
   it->ready = malloc(it->cap * sizeof *it->ready);
   it->state = calloc(it->cap, 1);
   it->nodes = malloc(it->cap * sizeof *it->nodes);
+  it->slots = malloc(it->cap * sizeof *it->slots);
   ptrdiff_t m = -1;
-  if (it->futures && it->ready && it->state && it->nodes)
+  if (it->futures && it->ready && it->state && it->nodes && it->slots)
     m = cf__distinct(fs, n, it->futures);
   if (m < 0) {
     it_destroy(it);
@@ -98,23 +108,22 @@ int cf_as_completed_new(cf_future *const *fs, size_t n, double timeout,
   it->nfutures = it->remaining = (size_t)m;
   for (size_t i = 0; i < it->nfutures; i++) {
     cf_future_retain(it->futures[i]);
-    if (cf__done(it->futures[i])) {
-      push_locked(it, it->futures[i]);
-      it->state[i] = QUEUED;
-    }
+    if (cf__done(it->futures[i]))
+      push_locked(it, i, QUEUED);
   }
   /* Then the rest; one that completed in between is queued here. */
   for (size_t i = 0; i < it->nfutures; i++) {
     if (it->state[i] == QUEUED)
       continue;
-    it->nodes[i] = (struct cf__callback){.fn = node_fired, .userdata = it};
+    it->slots[i] = (struct slot){it, i};
+    it->nodes[i] =
+        (struct cf__callback){.fn = node_fired, .userdata = &it->slots[i]};
     atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
     pthread_mutex_lock(&it->mu);
     if (cf__future_add_node(it->futures[i], &it->nodes[i])) {
       it->state[i] = REGISTERED;
     } else {
-      push_locked(it, it->futures[i]);
-      it->state[i] = QUEUED;
+      push_locked(it, i, QUEUED);
       atomic_fetch_sub_explicit(&it->refs, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&it->mu);
@@ -138,7 +147,9 @@ int cf_as_completed_next(cf_as_completed *it, cf_future **out) {
       return CF_ETIMEDOUT;
     }
   }
-  cf_future *f = it->ready[it->head];
+  size_t i = it->ready[it->head];
+  cf_future *f = it->futures[i];
+  it->state[i] = YIELDED;
   it->head = (it->head + 1) % it->cap;
   it->count--;
   it->remaining--;
@@ -160,12 +171,20 @@ size_t cf_as_completed_remaining(const cf_as_completed *it) {
 void cf_as_completed_free(cf_as_completed *it) {
   if (it == NULL)
     return;
+  /* Unregister what has not fired. A node that fires meanwhile blocks on
+   * mu, then queues its future (released when the iterator is destroyed)
+   * and drops its own reference. */
+  size_t removed = 0;
+  pthread_mutex_lock(&it->mu);
   for (size_t i = 0; i < it->nfutures; i++) {
     if (it->state[i] == REGISTERED &&
         cf__future_remove_node(it->futures[i], &it->nodes[i])) {
       it->state[i] = REMOVED;
-      it_unref(it);
+      removed++;
     }
   }
+  pthread_mutex_unlock(&it->mu);
+  while (removed-- > 0)
+    it_unref(it);
   it_unref(it);
 }
