@@ -1,5 +1,11 @@
-/* Small helpers: byte buffers, shell quoting, strict number parsing, and
- * starting a thread pool's workers up front. */
+/*
+ * Small helpers: byte buffers, shell quoting, strict number parsing, and
+ * starting a thread pool's workers up front.
+ *
+ * LOCKING: only ex_pool_prestart locks: gate.mu guards started and open.
+ * The gate lives on the caller's stack and outlives every task that uses
+ * it, since the caller waits for all of them before it returns.
+ */
 #include "executor.h"
 
 #include <cfutures.h>
@@ -153,11 +159,7 @@ int ex_write_all(int fd, const void *p, size_t n) {
   return 0;
 }
 
-/*
- * LOCKING (ex_pool_prestart): gate.mu guards started and open; the gate
- * lives on the caller's stack and outlives every task, since the caller
- * waits for all of them before it returns.
- */
+/* A start line: tasks check in, then wait until the gate opens. */
 typedef struct gate {
   pthread_mutex_t mu;
   pthread_cond_t cv;
