@@ -699,6 +699,7 @@ END_TEST
 
 START_TEST(test_free_with_work_in_flight) {
   int base = cf_test_count_threads();
+  int fds = cf_test_count_fds();
   cf_executor *ex = cf_test_pool(2);
   atomic_int n = 0;
   for (int i = 0; i < 30; i++)
@@ -706,6 +707,7 @@ START_TEST(test_free_with_work_in_flight) {
   ck_assert_int_eq(cf_executor_free(ex), 0);
   ck_assert_int_eq(atomic_load(&n), 30);
   ck_assert_int_eq(cf_test_count_threads(), base);
+  ck_assert_int_eq(cf_test_count_fds(), fds);
 }
 END_TEST
 
@@ -964,6 +966,72 @@ START_TEST(test_nested_submit_two_levels) {
 }
 END_TEST
 
+/* The other blocking calls on a sibling queued behind the caller. */
+typedef struct {
+  cf_executor *ex;
+  int wait_rc, error_rc;
+} nested_calls;
+
+static int task_nested_wait_calls(void *arg, void **result) {
+  nested_calls *n = arg;
+  cf_future *a = NULL, *b = NULL;
+  if (cf_submit(n->ex, cf_test_task_identity, NULL, &a) != 0 ||
+      cf_submit(n->ex, cf_test_task_fail, (void *)(intptr_t)-61, &b) != 0)
+    return CF_EPROTO;
+  n->wait_rc = cf_future_wait(a, cf_test_scale(5));
+  n->error_rc = cf_future_error(b, cf_test_scale(5));
+  cf_future_release(a);
+  cf_future_release(b);
+  *result = NULL;
+  return 0;
+}
+
+START_TEST(test_nested_wait_and_error_on_one_worker) {
+  cf_executor *ex = cf_test_pool(1);
+  nested_calls n = {ex, 1, 1};
+  cf_future *f = NULL;
+  ck_assert_int_eq(cf_submit(ex, task_nested_wait_calls, &n, &f), 0);
+  ck_assert_int_eq(cf_future_result(f, cf_test_scale(20), NULL), 0);
+  /* Run inline (0 / the task's code), or refused -- never a hang. */
+  ck_assert_msg(n.wait_rc == 0 || n.wait_rc == CF_EDEADLK, "wait %d",
+                n.wait_rc);
+  ck_assert_msg(n.error_rc == -61 || n.error_rc == CF_EDEADLK, "error %d",
+                n.error_rc);
+  cf_future_release(f);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+typedef struct {
+  cf_executor *ex;
+  int rc;
+} cb_shutdown;
+
+static void cb_shutdown_wait(cf_future *f, void *userdata) {
+  (void)f;
+  cb_shutdown *c = userdata;
+  c->rc = cf_shutdown(c->ex, CF_SHUTDOWN_WAIT);
+}
+
+/* A callback on a non-worker thread may shut a pool down and wait. */
+START_TEST(test_shutdown_from_callback_on_user_thread) {
+  cf_executor *ex = cf_test_pool(2);
+  atomic_int n = 0;
+  for (int i = 0; i < 10; i++)
+    ck_assert_int_eq(cf_submit(ex, cf_test_task_count, &n, NULL), 0);
+  cf_future *u = NULL;
+  ck_assert_int_eq(cf_future_new(&u), 0);
+  cb_shutdown c = {ex, 1};
+  ck_assert_int_eq(cf_future_on_done(u, cb_shutdown_wait, &c), 0);
+  ck_assert_int_eq(cf_future_set_result(u, NULL), 0);
+  ck_assert_int_eq(c.rc, 0);
+  ck_assert_int_eq(atomic_load(&n), 10);
+  ck_assert_int_eq(cf_submit(ex, cf_test_task_count, &n, NULL), CF_ESHUTDOWN);
+  cf_future_release(u);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
 Suite *cf_thread_pool_suite(void) {
   Suite *s = suite_create("thread_pool");
   TCase *tc = tcase_create("options");
@@ -1006,6 +1074,7 @@ Suite *cf_thread_pool_suite(void) {
   tcase_add_test(tc, test_shutdown_wait_from_worker);
   tcase_add_test(tc, test_shutdown_wait_from_callback_on_worker);
   tcase_add_test(tc, test_free_with_work_in_flight);
+  tcase_add_test(tc, test_shutdown_from_callback_on_user_thread);
   tcase_add_test(tc, test_futures_outlive_executor);
   suite_add_tcase(s, tc);
 
@@ -1019,6 +1088,7 @@ Suite *cf_thread_pool_suite(void) {
   cf_test_tcase_timeout(tc, 20);
   tcase_add_test(tc, test_nested_submit_on_one_worker);
   tcase_add_test(tc, test_nested_submit_two_levels);
+  tcase_add_test(tc, test_nested_wait_and_error_on_one_worker);
   suite_add_tcase(s, tc);
   return s;
 }
