@@ -71,7 +71,7 @@ long cf_test_stress_count(long base) {
   if (s != NULL && atof(s) > 0)
     base = (long)((double)base / atof(s));
   if (CF_TEST_TSAN)
-    base /= 10;
+    base /= 4;
   return base < 1 ? 1 : base;
 }
 

@@ -36,7 +36,7 @@ int cf_test_count_threads(void);
 void cf_test_sleep_ms(double ms);
 /* Seconds elapsed since start_ns (from cf_now_ns). */
 double cf_test_elapsed(uint64_t start_ns);
-/* A stress count: base divided by CF_STRESS_SCALE (if set) and by 10 under
+/* A stress count: base divided by CF_STRESS_SCALE (if set) and by 4 under
  * ThreadSanitizer; never below 1. */
 long cf_test_stress_count(long base);
 

@@ -235,6 +235,28 @@ START_TEST(test_many_waiters) {
 }
 END_TEST
 
+/* Infinite and huge timeouts wait (no overflow into an expired deadline);
+ * a tiny one expires. */
+START_TEST(test_extreme_timeouts) {
+  double forever[] = {INFINITY, 1e300, 1e12, -INFINITY, -1e-9};
+  for (size_t i = 0; i < sizeof forever / sizeof forever[0]; i++) {
+    cf_future *f = new_future();
+    setter s;
+    setter_start(&s, f, 20, 0, SENTINEL);
+    void *out = NULL;
+    ck_assert_msg(cf_future_result(f, forever[i], &out) == 0, "timeout %g",
+                  forever[i]);
+    ck_assert_ptr_eq(out, SENTINEL);
+    pthread_join(s.tid, NULL);
+    cf_future_release(f);
+  }
+  cf_future *f = new_future();
+  ck_assert_int_eq(cf_future_result(f, 1e-9, NULL), CF_ETIMEDOUT);
+  ck_assert_int_eq(cf_future_wait(f, 1e-300), CF_ETIMEDOUT);
+  cf_future_release(f);
+}
+END_TEST
+
 START_TEST(test_set_result) {
   cf_future *f = new_future();
   int v = 5;
@@ -592,6 +614,63 @@ START_TEST(test_callback_submits_work) {
 }
 END_TEST
 
+/* Callbacks run after the waiters have been woken: a callback that waits
+ * for a waiter to return must not wait forever. */
+typedef struct {
+  cf_future *f;
+  atomic_int returned;
+} waiter;
+
+static void *waiter_main(void *p) {
+  waiter *w = p;
+  cf_future_wait(w->f, -1);
+  atomic_store(&w->returned, 1);
+  return NULL;
+}
+
+static void cb_wait_for_waiter(cf_future *f, void *userdata) {
+  (void)f;
+  waiter *w = userdata;
+  uint64_t t0 = cf_now_ns();
+  while (!atomic_load(&w->returned) && cf_test_elapsed(t0) < cf_test_scale(3))
+    cf_test_sleep_ms(1);
+}
+
+START_TEST(test_waiters_woken_before_callbacks) {
+  waiter w = {new_future(), 0};
+  ck_assert_int_eq(cf_future_on_done(w.f, cb_wait_for_waiter, &w), 0);
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, waiter_main, &w), 0);
+  cf_test_sleep_ms(30); /* the waiter sleeps on the future by now */
+  ck_assert_int_eq(cf_future_set_result(w.f, NULL), 0);
+  ck_assert_int_eq(atomic_load(&w.returned), 1);
+  pthread_join(t, NULL);
+  cf_future_release(w.f);
+}
+END_TEST
+
+/* Callbacks of a pool future run on the worker that completed it. */
+static void cb_note_thread(cf_future *f, void *userdata) {
+  (void)f;
+  *(pthread_t *)userdata = pthread_self();
+}
+
+START_TEST(test_callback_runs_on_worker) {
+  cf_executor *ex = cf_test_pool(1);
+  cf_test_gate g;
+  cf_test_gate_init(&g);
+  cf_future *f = NULL;
+  ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &f), 0);
+  pthread_t cb_thread = pthread_self();
+  ck_assert_int_eq(cf_future_on_done(f, cb_note_thread, &cb_thread), 0);
+  cf_test_gate_open(&g);
+  ck_assert_int_eq(cf_executor_free(ex), 0); /* callbacks have run */
+  ck_assert(!pthread_equal(cb_thread, pthread_self()));
+  cf_future_release(f);
+  cf_test_gate_destroy(&g);
+}
+END_TEST
+
 /* ---- times ---- */
 
 START_TEST(test_times_user_future) {
@@ -864,6 +943,7 @@ Suite *cf_future_suite(void) {
   tcase_add_test(tc, test_result_timeout_then_success);
   tcase_add_test(tc, test_error_late_with_negative_timeout);
   tcase_add_test(tc, test_many_waiters);
+  tcase_add_test(tc, test_extreme_timeouts);
   tcase_add_test(tc, test_set_result);
   tcase_add_test(tc, test_set_result_null_value);
   tcase_add_test(tc, test_set_error);
@@ -889,6 +969,8 @@ Suite *cf_future_suite(void) {
   tcase_add_test(tc, test_callback_releases_and_cancels_others);
   tcase_add_test(tc, test_callback_releases_own_future);
   tcase_add_test(tc, test_callback_submits_work);
+  tcase_add_test(tc, test_waiters_woken_before_callbacks);
+  tcase_add_test(tc, test_callback_runs_on_worker);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("pool");

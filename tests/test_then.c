@@ -253,6 +253,51 @@ START_TEST(test_on_executor) {
 }
 END_TEST
 
+/* Inline on a pool future: runs on the worker that completed it. */
+START_TEST(test_inline_on_worker) {
+  cf_executor *ex = cf_test_pool(1);
+  cf_test_gate g;
+  cf_test_gate_init(&g);
+  cf_future *f = NULL;
+  ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &f), 0);
+  seen s = {0};
+  cf_future *out = NULL;
+  ck_assert_int_eq(cf_future_then(f, NULL, then_record, &s, &out), 0);
+  cf_test_gate_open(&g);
+  ck_assert_int_eq(cf_future_result(out, cf_test_scale(10), NULL), 0);
+  ck_assert_int_eq(atomic_load(&s.calls), 1);
+  ck_assert(!pthread_equal(s.thread, pthread_self()));
+  ck_assert_ptr_eq(s.prev_value, &g);
+  cf_future_release(out);
+  cf_future_release(f);
+  cf_executor_free(ex);
+  cf_test_gate_destroy(&g);
+}
+END_TEST
+
+/* Several continuations on one future each run once. */
+START_TEST(test_many_continuations) {
+  enum { K = 8 };
+  cf_executor *ex = cf_test_pool(2);
+  cf_future *f = pending(), *outs[K];
+  seen s[K];
+  memset(s, 0, sizeof s);
+  for (int i = 0; i < K; i++)
+    ck_assert_int_eq(
+        cf_future_then(f, i % 2 ? ex : NULL, then_record, &s[i], &outs[i]), 0);
+  cf_future_set_result(f, V(100));
+  for (int i = 0; i < K; i++) {
+    void *r = NULL;
+    ck_assert_int_eq(cf_future_result(outs[i], cf_test_scale(10), &r), 0);
+    ck_assert_ptr_eq(r, V(101));
+    ck_assert_int_eq(atomic_load(&s[i].calls), 1);
+    cf_future_release(outs[i]);
+  }
+  cf_future_release(f);
+  cf_executor_free(ex);
+}
+END_TEST
+
 START_TEST(test_executor_shut_down_before_antecedent_finishes) {
   cf_executor *ex = cf_test_pool(1);
   cf_future *f = pending();
@@ -338,6 +383,8 @@ Suite *cf_then_suite(void) {
   tc = tcase_create("executor");
   cf_test_tcase_timeout(tc, 20);
   tcase_add_test(tc, test_on_executor);
+  tcase_add_test(tc, test_inline_on_worker);
+  tcase_add_test(tc, test_many_continuations);
   tcase_add_test(tc, test_executor_shut_down_before_antecedent_finishes);
   tcase_add_test(tc, test_executor_shut_down_already);
   tcase_add_test(tc, test_executor_broken);

@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static cf_future *pending(void) {
   cf_future *f = NULL;
@@ -337,6 +338,31 @@ START_TEST(test_pool_tasks) {
 }
 END_TEST
 
+START_TEST(test_many_futures) {
+  enum { N = 1000 };
+  cf_executor *ex = cf_test_pool(4);
+  cf_future **fs = calloc(N, sizeof *fs);
+  cf_future **done = calloc(N, sizeof *done);
+  ck_assert(fs != NULL && done != NULL);
+  for (intptr_t i = 0; i < N; i++)
+    ck_assert_int_eq(cf_submit(ex, cf_test_task_identity, (void *)i, &fs[i]),
+                     0);
+  size_t nd = 0, nn = 99;
+  ck_assert_int_eq(
+      cf_wait(fs, N, cf_test_scale(20), CF_ALL_COMPLETED, done, &nd, NULL, &nn),
+      0);
+  ck_assert_uint_eq(nd, N);
+  ck_assert_uint_eq(nn, 0);
+  for (size_t i = 0; i < N; i++) {
+    ck_assert_ptr_eq(done[i], fs[i]);
+    cf_future_release(fs[i]);
+  }
+  free(fs);
+  free(done);
+  cf_executor_free(ex);
+}
+END_TEST
+
 /* A task waiting on a sibling queued behind it on a one-worker pool. */
 typedef struct {
   cf_executor *ex;
@@ -393,6 +419,7 @@ Suite *cf_wait_suite(void) {
   tc = tcase_create("pool");
   cf_test_tcase_timeout(tc, 20);
   tcase_add_test(tc, test_pool_tasks);
+  tcase_add_test(tc, test_many_futures);
   tcase_add_test(tc, test_wait_from_worker_does_not_hang);
   suite_add_tcase(s, tc);
   return s;
