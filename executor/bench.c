@@ -339,19 +339,27 @@ static size_t pick_knee(const size_stats *s, size_t n, size_t *best) {
 
 static void reason(const size_stats *s, size_t n, size_t knee, size_t best,
                    char *buf, size_t len) {
+  int w = s[knee].workers;
+  const char *wn = w == 1 ? "worker" : "workers";
+  const char *give = w == 1 ? "gives" : "give",
+             *reach = w == 1 ? "reaches" : "reach";
+  int used;
   if (knee == best)
-    snprintf(buf, len,
-             "%d workers give the highest throughput (%.0f tasks/s); no "
-             "smaller size comes within %.0f%% of it",
-             s[knee].workers, s[knee].thr_med, KNEE_TOLERANCE * 100);
+    used = snprintf(buf, len,
+                    "%d %s %s the highest throughput (%.0f tasks/s); no "
+                    "smaller size comes within %.0f%% of it",
+                    w, wn, give, s[knee].thr_med, KNEE_TOLERANCE * 100);
   else
-    snprintf(buf, len,
-             "%d workers reach %.0f tasks/s, within %.0f%% of the best "
-             "(%.0f tasks/s at %d workers): more workers add less than "
-             "%.0f%%",
-             s[knee].workers, s[knee].thr_med, KNEE_TOLERANCE * 100,
-             s[best].thr_med, s[best].workers, KNEE_TOLERANCE * 100);
-  (void)n;
+    used = snprintf(buf, len,
+                    "%d %s %s %.0f tasks/s, within %.0f%% of the best "
+                    "(%.0f tasks/s at %d workers): more workers add less "
+                    "than %.0f%%",
+                    w, wn, reach, s[knee].thr_med, KNEE_TOLERANCE * 100,
+                    s[best].thr_med, s[best].workers, KNEE_TOLERANCE * 100);
+  if (n > 1 && knee == n - 1 && used > 0 && (size_t)used < len)
+    snprintf(buf + used, len - (size_t)used,
+             "; it is the largest size measured, so a larger pool may do "
+             "better still");
 }
 
 static void print_table(const bench_cfg *c, const size_stats *s, size_t n,
