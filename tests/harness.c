@@ -1,3 +1,10 @@
+/* Test helpers.
+ *
+ * LOCKING. A gate's mu guards its open flag and arrival count; waiters
+ * sleep on its cv. Nothing else here takes a lock, and no library call is
+ * made with a gate's mu held (cf_test_gate_wait_arrivals drops it between
+ * polls), so gates cannot take part in a lock cycle with the library.
+ */
 #include "harness.h"
 
 #include <dirent.h>

@@ -1,6 +1,10 @@
 /* Futures: user-completed futures, results and errors with timeouts,
  * cancellation, done callbacks, times, the in-task helpers. The scenarios
- * follow CPython's test_concurrent_futures/test_future.py where they apply. */
+ * follow CPython's test_concurrent_futures/test_future.py where they apply.
+ *
+ * LOCKING. A record's mu guards its entries: done callbacks append to it
+ * from whichever thread completes a future. It is a leaf lock: nothing is
+ * called with it held. */
 #include "harness.h"
 
 #include <math.h>
@@ -68,11 +72,12 @@ typedef struct {
 
 static void cb_record(cf_future *f, void *userdata) {
   rec_arg *a = userdata;
+  int state = cf_future_state(f);
   pthread_mutex_lock(&a->r->mu);
   if (a->r->n < 16) {
     a->r->order[a->r->n] = a->id;
     a->r->thread[a->r->n] = pthread_self();
-    a->r->state[a->r->n] = cf_future_state(f);
+    a->r->state[a->r->n] = state;
   }
   a->r->n++;
   pthread_mutex_unlock(&a->r->mu);

@@ -711,6 +711,47 @@ START_TEST(test_free_with_work_in_flight) {
 }
 END_TEST
 
+typedef struct {
+  cf_executor *ex;
+  unsigned flags;
+  int rc;
+} shutdown_call;
+
+static void *shutdown_main(void *p) {
+  shutdown_call *c = p;
+  c->rc = cf_shutdown(c->ex, c->flags);
+  return NULL;
+}
+
+/* Several threads shut the pool down at once, waiting or not. */
+START_TEST(test_concurrent_shutdowns) {
+  enum { T = 4 };
+  cf_executor *ex = cf_test_pool(2);
+  atomic_int n = 0;
+  cf_future *fs[40];
+  for (int i = 0; i < 40; i++)
+    ck_assert_int_eq(
+        cf_submit(ex, cf_test_task_sleep, (void *)(intptr_t)1, &fs[i]), 0);
+  shutdown_call calls[T];
+  pthread_t t[T];
+  for (int i = 0; i < T; i++) {
+    calls[i] = (shutdown_call){ex, i % 2 ? CF_SHUTDOWN_WAIT : 0, 1};
+    ck_assert_int_eq(pthread_create(&t[i], NULL, shutdown_main, &calls[i]), 0);
+  }
+  for (int i = 0; i < T; i++) {
+    pthread_join(t[i], NULL);
+    ck_assert_int_eq(calls[i].rc, 0);
+  }
+  /* The waiting ones returned only once everything had run. */
+  for (int i = 0; i < 40; i++) {
+    ck_assert_int_eq(cf_future_state(fs[i]), CF_FINISHED);
+    cf_future_release(fs[i]);
+  }
+  ck_assert_int_eq(cf_submit(ex, cf_test_task_count, &n, NULL), CF_ESHUTDOWN);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
 START_TEST(test_futures_outlive_executor) {
   cf_executor *ex = cf_test_pool(1);
   cf_future *f = NULL;
@@ -1076,6 +1117,7 @@ Suite *cf_thread_pool_suite(void) {
   tcase_add_test(tc, test_free_with_work_in_flight);
   tcase_add_test(tc, test_shutdown_from_callback_on_user_thread);
   tcase_add_test(tc, test_futures_outlive_executor);
+  tcase_add_test(tc, test_concurrent_shutdowns);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("init");
