@@ -33,6 +33,26 @@ int ex_buf_printf(ex_buf *b, const char *fmt, ...)
 int ex_buf_quote(ex_buf *b, const char *s);
 void ex_buf_free(ex_buf *b);
 
+/* What replacement strings stand for in one job. */
+typedef struct ex_subst {
+  const char *const *args; /* one argument per input source */
+  size_t nargs;
+  size_t seq; /* {#} */
+  int slot;   /* {%} */
+  int quote;  /* quote each value for /bin/sh (--shell) */
+} ex_subst;
+
+/* Appends word to b with its replacement strings substituted; sets *used
+ * when it held one (leaves it alone otherwise). Text that only looks like
+ * one ("{x}", "{9}" with fewer sources) is copied as it is. 0 or -ENOMEM. */
+int ex_subst_word(const char *word, const ex_subst *c, ex_buf *b, int *used);
+
+/* Splits data[0..len) (NUL-terminated at len) into records ending with
+ * sep, the last of which may lack it; the records point into data, whose
+ * separators become NULs. *items is malloc'ed. 0 or -ENOMEM. */
+int ex_split_records(char *data, size_t len, char sep, const char ***items,
+                     size_t *n);
+
 /* Strict number parsing: the whole string, in range. 0 or -1. */
 int ex_parse_long(const char *s, long min, long max, long *out);
 int ex_parse_seconds(const char *s, double *out);

@@ -203,35 +203,18 @@ static int read_fd_all(int fd, char **out, size_t *len) {
   return 0;
 }
 
-/* Splits a file's bytes into records ending with sep (the last may lack
- * it). The records point into the buffer, which the source keeps. */
+/* A file's records; they point into its bytes, which the source keeps. */
 static int source_from_fd(int fd, char sep, source *s) {
   char *data;
   size_t len;
   int rc = read_fd_all(fd, &data, &len);
   if (rc != 0)
     return rc;
-  size_t n = 0;
-  for (size_t i = 0; i < len; i++)
-    n += data[i] == sep;
-  if (len > 0 && data[len - 1] != sep)
-    n++;
-  s->items = malloc((n ? n : 1) * sizeof *s->items);
-  if (s->items == NULL) {
+  rc = ex_split_records(data, len, sep, &s->items, &s->n);
+  if (rc != 0) {
     free(data);
-    return -ENOMEM;
+    return rc;
   }
-  size_t k = 0, start = 0;
-  for (size_t i = 0; i < len; i++) {
-    if (data[i] == sep) {
-      data[i] = '\0';
-      s->items[k++] = data + start;
-      start = i + 1;
-    }
-  }
-  if (start < len)
-    s->items[k++] = data + start;
-  s->n = k;
   s->storage = data;
   return 0;
 }
@@ -283,111 +266,6 @@ static int build_jobs(void) {
   return 0;
 }
 
-/* ---- Replacement strings -------------------------------------------------*/
-
-enum { M_NONE, M_NOEXT, M_BASE, M_DIR, M_BASENOEXT, M_SEQ, M_SLOT };
-
-static int append_modified(ex_buf *b, const char *s, int mod, int quote) {
-  const char *base = strrchr(s, '/');
-  base = base ? base + 1 : s;
-  const char *from = s;
-  size_t len = strlen(s);
-  switch (mod) {
-  case M_BASE:
-  case M_BASENOEXT:
-    from = base;
-    len = strlen(base);
-    break;
-  case M_DIR:
-    if (base == s) {
-      from = ".";
-      len = 1;
-    } else {
-      len = (size_t)(base - 1 - s);
-      if (len == 0) {
-        from = "/";
-        len = 1;
-      }
-    }
-    break;
-  default:
-    break;
-  }
-  if (mod == M_NOEXT || mod == M_BASENOEXT) {
-    const char *dot = strrchr(base, '.');
-    if (dot != NULL && dot != base)
-      len = (size_t)(dot - from);
-  }
-  if (!quote)
-    return ex_buf_append(b, from, len);
-  char *tmp = strndup(from, len);
-  if (tmp == NULL)
-    return -ENOMEM;
-  int rc = ex_buf_quote(b, tmp);
-  free(tmp);
-  return rc;
-}
-
-/* p points at '{'. Appends the value of the replacement string there and
- * returns its length, or returns 0 when p starts no replacement string. */
-static size_t subst_one(const char *p, const job *j, int slot, int quote,
-                        ex_buf *b) {
-  const char *q = p + 1;
-  size_t n = 0;
-  int has_n = 0;
-  while (*q >= '0' && *q <= '9' && q - p < 7) {
-    n = n * 10 + (size_t)(*q - '0');
-    q++;
-    has_n = 1;
-  }
-  const char *close = strchr(q, '}');
-  if (close == NULL || close - q > 2)
-    return 0;
-  size_t ml = (size_t)(close - q);
-  static const struct {
-    const char *s;
-    int mod;
-  } mods[] = {{"", M_NONE},        {".", M_NOEXT}, {"/", M_BASE}, {"//", M_DIR},
-              {"/.", M_BASENOEXT}, {"#", M_SEQ},   {"%", M_SLOT}};
-  int mod = -1;
-  for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
-    if (strlen(mods[i].s) == ml && strncmp(mods[i].s, q, ml) == 0)
-      mod = mods[i].mod;
-  if (mod < 0 || (has_n && (mod == M_SEQ || mod == M_SLOT)) ||
-      (has_n && (n < 1 || n > g.nsrc)))
-    return 0;
-  if (mod == M_SEQ)
-    ex_buf_printf(b, "%zu", j->seq);
-  else if (mod == M_SLOT)
-    ex_buf_printf(b, "%d", slot + 1);
-  else if (has_n)
-    append_modified(b, j->args[n - 1], mod, quote);
-  else
-    for (size_t i = 0; i < g.nsrc; i++) {
-      if (i > 0)
-        ex_buf_puts(b, " ");
-      append_modified(b, j->args[i], mod, quote);
-    }
-  return (size_t)(close - p) + 1;
-}
-
-/* Substitutes every replacement string in s; *used says if there was one. */
-static int subst_word(const char *s, const job *j, int slot, int quote,
-                      ex_buf *b, int *used) {
-  for (const char *p = s; *p;) {
-    size_t t = *p == '{' ? subst_one(p, j, slot, quote, b) : 0;
-    if (t > 0) {
-      *used = 1;
-      p += t;
-    } else {
-      if (ex_buf_append(b, p, 1) != 0)
-        return -ENOMEM;
-      p++;
-    }
-  }
-  return ex_buf_append(b, "", 0);
-}
-
 static void argv_free(char **argv) {
   if (argv == NULL)
     return;
@@ -401,12 +279,14 @@ static void argv_free(char **argv) {
  * /bin/sh -c with the words joined and the arguments shell-quoted. */
 static char **build_argv(const job *j, int slot) {
   int used = 0;
+  ex_subst sc = {j->args, g.nsrc, j->seq, slot + 1, 0};
+  ex_subst sq = {j->args, g.nsrc, j->seq, slot + 1, 1};
   if (g.shell) {
     ex_buf b = {0};
     for (int i = 0; i < g.ncmd; i++) {
       if (i > 0)
         ex_buf_puts(&b, " ");
-      subst_word(g.cmd[i], j, slot, 1, &b, &used);
+      ex_subst_word(g.cmd[i], &sq, &b, &used);
     }
     if (!used)
       for (size_t i = 0; i < g.nsrc; i++) {
@@ -435,7 +315,7 @@ static char **build_argv(const job *j, int slot) {
   size_t k = 0;
   for (int i = 0; i < g.ncmd; i++) {
     ex_buf b = {0};
-    if (subst_word(g.cmd[i], j, slot, 0, &b, &used) != 0) {
+    if (ex_subst_word(g.cmd[i], &sc, &b, &used) != 0) {
       ex_buf_free(&b);
       argv_free(argv);
       return NULL;
