@@ -62,6 +62,15 @@ int cf_test_count_threads(void) {
   return count_dir("/proc/self/task");
 }
 
+int cf_test_settle_threads(int want, double timeout) {
+  uint64_t start = cf_now_ns();
+  int n;
+  while ((n = cf_test_count_threads()) > want &&
+         cf_test_elapsed(start) < cf_test_scale(timeout))
+    cf_test_sleep_ms(1);
+  return n;
+}
+
 void cf_test_sleep_ms(double ms) {
   struct timespec ts = {(time_t)(ms / 1000),
                         (long)((ms - (time_t)(ms / 1000) * 1000) * 1e6)};
@@ -108,6 +117,13 @@ void cf_test_gate_pass(cf_test_gate *g) {
   while (!g->open)
     pthread_cond_wait(&g->cv, &g->mu);
   pthread_mutex_unlock(&g->mu);
+}
+
+int cf_test_gate_arrivals(cf_test_gate *g) {
+  pthread_mutex_lock(&g->mu);
+  int n = g->arrived;
+  pthread_mutex_unlock(&g->mu);
+  return n;
 }
 
 bool cf_test_gate_wait_arrivals(cf_test_gate *g, int k, double timeout) {

@@ -32,6 +32,10 @@ void cf_test_tcase_timeout(TCase *tc, double seconds);
 /* Open descriptors and live threads of this process (from /proc). */
 int cf_test_count_fds(void);
 int cf_test_count_threads(void);
+/* Polls until at most want threads are alive or timeout seconds (scaled)
+ * pass; returns the last count. A joined thread can stay listed in /proc
+ * for a moment after pthread_join returns. */
+int cf_test_settle_threads(int want, double timeout);
 /* Sleeps for ms milliseconds. */
 void cf_test_sleep_ms(double ms);
 /* Seconds elapsed since start_ns (from cf_now_ns). */
@@ -54,6 +58,8 @@ void cf_test_gate_destroy(cf_test_gate *g);
 void cf_test_gate_open(cf_test_gate *g);
 /* Blocks until the gate opens (counts as one arrival). */
 void cf_test_gate_pass(cf_test_gate *g);
+/* Arrivals so far. */
+int cf_test_gate_arrivals(cf_test_gate *g);
 /* Waits up to timeout seconds for at least k arrivals; true if reached. */
 bool cf_test_gate_wait_arrivals(cf_test_gate *g, int k, double timeout);
 
