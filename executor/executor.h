@@ -1,5 +1,5 @@
 /* The executor program's private interfaces: the two subcommands, process
- * spawning shared by both, and small string helpers. Nothing here is part
+ * spawning shared by both, and small string functions. Nothing here is part
  * of the library; the program uses only the public API of cfutures.h. */
 #ifndef EXECUTOR_EXECUTOR_H
 #define EXECUTOR_EXECUTOR_H

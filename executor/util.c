@@ -1,5 +1,5 @@
 /*
- * Small helpers: byte buffers, shell quoting, strict number parsing, and
+ * Small pieces: byte buffers, shell quoting, strict number parsing, and
  * starting a thread pool's workers up front.
  *
  * LOCKING: only ex_pool_prestart locks: gate.mu guards started and open.
