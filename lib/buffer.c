@@ -1,10 +1,12 @@
 /* cf_buffer: the growable byte buffer process-pool tasks write into. */
+#include "buffer_priv.h"
 #include "cfutures.h"
-#include "cfutures/process_pool.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct cf__buffer_foreign cf__buffer_foreign;
 
 void cf_buffer_init(cf_buffer *b) {
   if (b != NULL)
@@ -19,6 +21,8 @@ int cf_buffer_reserve(cf_buffer *b, size_t n) {
   size_t need = b->len + n;
   if (need <= b->cap)
     return 0;
+  if (b->data != NULL && b->data == cf__buffer_foreign.data)
+    return cf__buffer_foreign.grow(b, need);
   /* Doubling keeps appends amortised O(1); small buffers start at 64. */
   size_t cap = b->cap < 64 ? 64 : b->cap;
   while (cap < need)
@@ -52,6 +56,7 @@ void cf_buffer_clear(cf_buffer *b) {
 void cf_buffer_free(cf_buffer *b) {
   if (b == NULL)
     return;
-  free(b->data);
+  if (b->data == NULL || b->data != cf__buffer_foreign.data)
+    free(b->data);
   *b = (cf_buffer)CF_BUFFER_INIT;
 }

@@ -55,6 +55,7 @@
  * cancelling a PENDING future completes it, and that happens unlocked).
  */
 #include "cfutures/process_pool.h"
+#include "buffer_priv.h"
 #include "internal.h"
 #include "wire.h"
 
@@ -129,6 +130,7 @@ struct region {
   int fd;
   unsigned char *map;
   size_t size;
+  bool announced; /* the peer has its descriptor */
 };
 
 enum wstate { W_FREE, W_SPAWNING, W_READY };
@@ -151,14 +153,14 @@ struct worker {
   uint64_t head_start;
   unsigned char *obuf;
   size_t olen, ooff, ocap;
-  int pend_fds[2];
+  int pend_fds[CF__WIRE_SLOTS];
   int npend;
   unsigned char *ibuf;
   size_t ilen, icap;
   int rfds[MAX_RX_FDS];
   int nrfds;
-  struct region in_reg;  /* ours: task payloads */
-  struct region out_reg; /* the worker's: result payloads */
+  struct region in_reg[CF__WIRE_SLOTS];  /* ours: task payloads */
+  struct region out_reg[CF__WIRE_SLOTS]; /* the worker's: results */
 };
 
 struct pool {
@@ -270,6 +272,7 @@ static void region_drop(struct region *r) {
     munmap(r->map, r->size);
   r->map = NULL;
   r->size = 0;
+  r->announced = false;
   close_fd(&r->fd);
 }
 
@@ -294,16 +297,16 @@ static int region_ensure(struct region *r, size_t need, bool *newfd) {
       return neg_errno();
     *newfd = true;
   }
+  /* On failure a region that was mapped stays as it was: a task's output
+   * buffer may live in it. */
+  void *m = MAP_FAILED;
   if (ftruncate(r->fd, (off_t)size) != 0 ||
-      (*newfd && fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0)) {
+      (*newfd && fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) ||
+      (m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0)) ==
+          MAP_FAILED) {
     int rc = neg_errno();
-    region_drop(r);
-    return rc;
-  }
-  void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
-  if (m == MAP_FAILED) {
-    int rc = neg_errno();
-    region_drop(r);
+    if (r->map == NULL)
+      region_drop(r);
     return rc;
   }
   if (r->map != NULL)
@@ -338,6 +341,43 @@ static int region_attach(struct region *r, int fd, size_t size) {
   r->map = m;
   r->size = size;
   return 0;
+}
+
+/* A region of ours free for a new payload: a mapped one the peer is done
+ * with (one too big to keep is dropped first), else an unused slot; -1 if
+ * every one is busy. */
+static int region_pick(struct region *rs) {
+  int empty = -1;
+  for (int i = 0; i < CF__WIRE_SLOTS; i++) {
+    struct region *r = &rs[i];
+    if (r->map == NULL) {
+      if (empty < 0)
+        empty = i;
+      continue;
+    }
+    if (atomic_load_explicit(region_busy(r), memory_order_acquire) != 0)
+      continue;
+    if (r->size <= SHM_KEEP_MAX)
+      return i;
+    region_drop(r);
+    if (empty < 0)
+      empty = i;
+  }
+  return empty;
+}
+
+static void regions_drop(struct region *rs) {
+  for (int i = 0; i < CF__WIRE_SLOTS; i++)
+    region_drop(&rs[i]);
+}
+
+static void regions_reset(struct region *rs) {
+  for (int i = 0; i < CF__WIRE_SLOTS; i++) {
+    rs[i].fd = -1;
+    rs[i].map = NULL;
+    rs[i].size = 0;
+    rs[i].announced = false;
+  }
 }
 
 static int buf_reserve(unsigned char **buf, size_t *cap, size_t need) {
@@ -389,7 +429,7 @@ struct wctx {
   int rfds[MAX_RX_FDS];
   int nrfds;
   int pend_fd;
-  struct region in_reg, out_reg;
+  struct region in_reg[CF__WIRE_SLOTS], out_reg[CF__WIRE_SLOTS];
   cf_buffer out;
   int statm;
   unsigned done;
@@ -473,12 +513,58 @@ static size_t w_rss(struct wctx *c) {
   return res * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+static struct wctx *w_self;
+static int w_out_slot = -1;
+
+static int w_grow(cf_buffer *b, size_t need) {
+  struct region *o = &w_self->out_reg[w_out_slot];
+  bool newfd;
+  if (need > SIZE_MAX - SHM_HDR)
+    return CF_ENOMEM;
+  int rc = region_ensure(o, SHM_HDR + need, &newfd);
+  if (rc != 0)
+    return rc;
+  b->data = o->map + SHM_HDR;
+  b->cap = o->size - SHM_HDR;
+  cf__buffer_foreign.data = b->data;
+  return 0;
+}
+
+/* Gives the task an empty output buffer: in a free region of ours when
+ * there is one (a large result then leaves without a copy), else malloc'd.
+ * Returns the region's slot or -1. */
+static int w_out_prepare(struct wctx *c) {
+  int slot = c->p->o.shm_threshold != SIZE_MAX ? region_pick(c->out_reg) : -1;
+  bool newfd;
+  if (slot >= 0 && region_ensure(&c->out_reg[slot], SHM_HDR + 1, &newfd) != 0)
+    slot = -1;
+  if (c->out.data != NULL && c->out.data == cf__buffer_foreign.data)
+    c->out = (cf_buffer)CF_BUFFER_INIT; /* the region's, not malloc's */
+  cf__buffer_foreign.data = NULL;
+  if (slot < 0) {
+    cf_buffer_clear(&c->out);
+    return -1;
+  }
+  cf_buffer_free(&c->out);
+  struct region *o = &c->out_reg[slot];
+  c->out.data = o->map + SHM_HDR;
+  c->out.len = 0;
+  c->out.cap = o->size - SHM_HDR;
+  cf__buffer_foreign.data = c->out.data;
+  cf__buffer_foreign.grow = w_grow;
+  w_self = c;
+  w_out_slot = slot;
+  return slot;
+}
+
 static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
                   const void *payload) {
   const struct pool *p = c->p;
   const void *in = payload;
   static const unsigned char empty[1];
   bool shm = h->flags & CF__WF_SHM;
+  struct region *reg =
+      &c->in_reg[(h->flags & CF__WF_SLOT_MASK) >> CF__WF_SLOT_SHIFT];
   if (shm) {
     int fd = -1;
     if (h->flags & CF__WF_NEWFD) {
@@ -487,13 +573,13 @@ static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
       fd = c->rfds[0];
       memmove(c->rfds, c->rfds + 1, (size_t)--c->nrfds * sizeof(int));
     }
-    if (region_attach(&c->in_reg, fd, h->region) != 0)
+    if (region_attach(reg, fd, h->region) != 0)
       _exit(71);
-    in = c->in_reg.map + SHM_HDR;
+    in = reg->map + SHM_HDR;
   }
   if (in == NULL)
     in = empty;
-  cf_buffer_clear(&c->out);
+  int oslot = w_out_prepare(c);
   struct tramp tr = {(cf_bytes_fn)(uintptr_t)h->aux, in, h->len, &c->out};
   cf_future *df = c->df;
   /* The worker's one future is recycled: it only carries the task's
@@ -509,9 +595,9 @@ static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
   char *msg = df->msg;
   df->msg = NULL;
   if (shm) {
-    atomic_store_explicit(region_busy(&c->in_reg), 0, memory_order_release);
-    if (c->in_reg.size > SHM_KEEP_MAX)
-      region_drop(&c->in_reg);
+    atomic_store_explicit(region_busy(reg), 0, memory_order_release);
+    if (reg->size > SHM_KEEP_MAX)
+      region_drop(reg);
   }
   c->done++;
   struct cf__wire_hdr r = {.magic = CF__WIRE_MAGIC,
@@ -536,43 +622,51 @@ static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
   }
   const void *pl = NULL;
   size_t plen = 0;
+  /* The task may have freed or replaced its buffer: only a buffer still in
+   * its region can be sent from there. */
+  bool in_region = oslot >= 0 && c->out.data == c->out_reg[oslot].map + SHM_HDR;
+  int slot = -1;
   if (rc == 0) {
     r.len = c->out.len;
-    bool sent_shm = false;
-    if (c->out.len > p->o.shm_threshold &&
-        (c->out_reg.map == NULL ||
-         atomic_load_explicit(region_busy(&c->out_reg), memory_order_acquire) ==
-             0)) {
+    if (c->out.len > p->o.shm_threshold) {
+      slot = in_region ? oslot : region_pick(c->out_reg);
       bool newfd;
-      if (region_ensure(&c->out_reg, SHM_HDR + c->out.len, &newfd) == 0) {
-        memcpy(c->out_reg.map + SHM_HDR, c->out.data, c->out.len);
-        atomic_store_explicit(region_busy(&c->out_reg), 1,
-                              memory_order_relaxed);
-        r.flags |= CF__WF_SHM;
-        r.region = c->out_reg.size;
-        if (newfd) {
-          r.flags |= CF__WF_NEWFD;
-          if (c->olen > 0)
-            w_flush(c); /* one descriptor per sendmsg */
-          c->pend_fd = c->out_reg.fd;
-        }
-        sent_shm = true;
-      }
+      if (slot >= 0 && !in_region &&
+          region_ensure(&c->out_reg[slot], SHM_HDR + c->out.len, &newfd) == 0)
+        memcpy(c->out_reg[slot].map + SHM_HDR, c->out.data, c->out.len);
+      else if (!in_region)
+        slot = -1;
     }
-    if (!sent_shm) {
+    if (slot >= 0) {
+      struct region *o = &c->out_reg[slot];
+      atomic_store_explicit(region_busy(o), 1, memory_order_relaxed);
+      r.flags |= CF__WF_SHM | (uint16_t)(slot << CF__WF_SLOT_SHIFT);
+      r.region = o->size;
+      if (!o->announced) {
+        r.flags |= CF__WF_NEWFD;
+        if (c->olen > 0)
+          w_flush(c); /* one descriptor per sendmsg */
+        c->pend_fd = o->fd;
+        o->announced = true;
+      }
+    } else {
       pl = c->out.data;
       plen = c->out.len;
     }
   }
   w_frame(c, &r, msg, pl, plen);
   free(msg);
-  if ((r.flags & CF__WF_SHM) && c->out_reg.size > SHM_KEEP_MAX) {
+  if (slot >= 0 && c->out_reg[slot].size > SHM_KEEP_MAX) {
     /* The parent unmaps such a region after one copy; send before closing
      * our descriptor, which rides on this frame. */
     w_flush(c);
-    region_drop(&c->out_reg);
+    if (in_region) {
+      cf__buffer_foreign.data = NULL;
+      c->out = (cf_buffer)CF_BUFFER_INIT;
+    }
+    region_drop(&c->out_reg[slot]);
   }
-  if (c->out.cap > SHM_KEEP_MAX)
+  if (!in_region && c->out.cap > SHM_KEEP_MAX)
     cf_buffer_free(&c->out);
   /* Sent now, not batched: a result must never wait behind a long task,
    * and when a worker dies every result before its running task must
@@ -624,7 +718,8 @@ static _Noreturn void worker_main(const struct pool *p, int sock) {
   c.sock = sock;
   c.pend_fd = -1;
   c.statm = -1;
-  c.in_reg.fd = c.out_reg.fd = -1;
+  regions_reset(c.in_reg);
+  regions_reset(c.out_reg);
   c.df = cf__future_alloc(NULL, trampoline, NULL);
   if (c.df == NULL)
     _exit(70);
@@ -880,7 +975,7 @@ static void worker_flush_locked(struct pool *p, int slot) {
     m.msg_iovlen = 1;
     union {
       struct cmsghdr h;
-      char b[CMSG_SPACE(sizeof(int) * 2)];
+      char b[CMSG_SPACE(sizeof(int) * CF__WIRE_SLOTS)];
     } cm;
     if (w->npend > 0) {
       memset(&cm, 0, sizeof cm);
@@ -920,24 +1015,20 @@ static int encode_task_locked(struct pool *p, struct worker *w,
   h.len = t->len;
   h.aux = (uint64_t)(uintptr_t)t->fn;
   size_t plen = t->len;
-  /* The worker drops a region this big after one use; so do we. */
-  if (w->in_reg.size > SHM_KEEP_MAX &&
-      atomic_load_explicit(region_busy(&w->in_reg), memory_order_acquire) == 0)
-    region_drop(&w->in_reg);
-  if (t->len > p->o.shm_threshold &&
-      (w->in_reg.map == NULL ||
-       atomic_load_explicit(region_busy(&w->in_reg), memory_order_acquire) ==
-           0) &&
-      w->npend < 2) {
+  int slot = t->len > p->o.shm_threshold && w->npend < CF__WIRE_SLOTS
+                 ? region_pick(w->in_reg)
+                 : -1;
+  if (slot >= 0) {
+    struct region *r = &w->in_reg[slot];
     bool newfd;
-    if (region_ensure(&w->in_reg, SHM_HDR + t->len, &newfd) == 0) {
-      memcpy(w->in_reg.map + SHM_HDR, t->data, t->len);
-      atomic_store_explicit(region_busy(&w->in_reg), 1, memory_order_relaxed);
-      h.flags |= CF__WF_SHM;
-      h.region = w->in_reg.size;
+    if (region_ensure(r, SHM_HDR + t->len, &newfd) == 0) {
+      memcpy(r->map + SHM_HDR, t->data, t->len);
+      atomic_store_explicit(region_busy(r), 1, memory_order_relaxed);
+      h.flags |= CF__WF_SHM | (uint16_t)(slot << CF__WF_SLOT_SHIFT);
+      h.region = r->size;
       if (newfd) {
         h.flags |= CF__WF_NEWFD;
-        w->pend_fds[w->npend++] = w->in_reg.fd;
+        w->pend_fds[w->npend++] = r->fd;
       }
       plen = 0;
     }
@@ -1074,6 +1165,8 @@ static int handle_result_locked(struct pool *p, struct worker *w,
   if (t == NULL || t->id != h->id)
     return CF_EPROTO;
   const unsigned char *src = payload;
+  struct region *reg =
+      &w->out_reg[(h->flags & CF__WF_SLOT_MASK) >> CF__WF_SLOT_SHIFT];
   int fd = -1;
   if (h->flags & CF__WF_SHM) {
     if (h->flags & CF__WF_NEWFD) {
@@ -1082,10 +1175,9 @@ static int handle_result_locked(struct pool *p, struct worker *w,
       fd = w->rfds[0];
       memmove(w->rfds, w->rfds + 1, (size_t)--w->nrfds * sizeof(int));
     }
-    int rc = region_attach(&w->out_reg, fd, h->region);
-    if (rc != 0)
+    if (region_attach(reg, fd, h->region) != 0)
       return CF_EPROTO;
-    src = w->out_reg.map + SHM_HDR;
+    src = reg->map + SHM_HDR;
   }
   char *m = NULL;
   if (h->msg_len) {
@@ -1110,9 +1202,9 @@ static int handle_result_locked(struct pool *p, struct worker *w,
     }
   }
   if (h->flags & CF__WF_SHM) {
-    atomic_store_explicit(region_busy(&w->out_reg), 0, memory_order_release);
-    if (w->out_reg.size > SHM_KEEP_MAX)
-      region_drop(&w->out_reg);
+    atomic_store_explicit(region_busy(reg), 0, memory_order_release);
+    if (reg->size > SHM_KEEP_MAX)
+      region_drop(reg);
   }
   tl_remove(&w->fl, t);
   set_outcome(p, t, CF_FINISHED, err, res, m, done);
@@ -1228,14 +1320,15 @@ static void worker_release_locked(struct pool *p, struct worker *w) {
   close_fd(&w->pidfd);
   for (int i = 0; i < w->nrfds; i++)
     close(w->rfds[i]);
-  region_drop(&w->in_reg);
-  region_drop(&w->out_reg);
+  regions_drop(w->in_reg);
+  regions_drop(w->out_reg);
   free(w->obuf);
   free(w->ibuf);
   memset(w, 0, sizeof *w);
   w->st = W_FREE;
   w->sock = w->pidfd = -1;
-  w->in_reg.fd = w->out_reg.fd = -1;
+  regions_reset(w->in_reg);
+  regions_reset(w->out_reg);
 }
 
 /* The zygote reported that the worker in slot died. */
@@ -1381,7 +1474,8 @@ static void spawn_locked(struct pool *p, int slot) {
     memset(&p->ws[slot], 0, sizeof p->ws[slot]);
     p->ws[slot].st = W_SPAWNING;
     p->ws[slot].sock = p->ws[slot].pidfd = -1;
-    p->ws[slot].in_reg.fd = p->ws[slot].out_reg.fd = -1;
+    regions_reset(p->ws[slot].in_reg);
+    regions_reset(p->ws[slot].out_reg);
   }
 }
 
@@ -1607,7 +1701,8 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
   p->o.initargs = NULL;
   for (int i = 0; i < p->nslots; i++) {
     p->ws[i].sock = p->ws[i].pidfd = -1;
-    p->ws[i].in_reg.fd = p->ws[i].out_reg.fd = -1;
+    regions_reset(p->ws[i].in_reg);
+    regions_reset(p->ws[i].out_reg);
   }
   int sv[2];
   int rc = 0;

@@ -49,7 +49,11 @@ static int check_header(const struct cf__wire_hdr *h, uint64_t max_payload) {
   default:
     return CF_EPROTO;
   }
+  if (h->op == CF__OP_TASK || h->op == CF__OP_RESULT)
+    allowed |= CF__WF_SLOT_MASK;
   if (h->flags & ~allowed)
+    return CF_EPROTO;
+  if ((h->flags & CF__WF_SLOT_MASK) && !(h->flags & CF__WF_SHM))
     return CF_EPROTO;
   if ((h->flags & CF__WF_NEWFD) && !(h->flags & CF__WF_SHM))
     return CF_EPROTO;

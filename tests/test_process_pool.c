@@ -22,6 +22,19 @@ static int t_echo(const void *in, size_t len, cf_buffer *out) {
   return cf_buffer_append(out, in, len);
 }
 
+/* Throws the buffer it was given away and builds the result in a new one. */
+static int t_swap(const void *in, size_t len, cf_buffer *out) {
+  cf_buffer_append(out, "junk", 4);
+  cf_buffer_free(out);
+  for (size_t i = 0; i < len; i += 1000) {
+    int rc = cf_buffer_append(out, (const char *)in + i,
+                              len - i < 1000 ? len - i : 1000);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 static int t_pid(const void *in, size_t len, cf_buffer *out) {
   pid_t pid = getpid();
   return cf_buffer_append(out, &pid, sizeof pid);
@@ -285,7 +298,8 @@ START_TEST(test_shared_memory_payloads) {
     in[i] = (unsigned char)(i * 31);
   cf_future *fs[8];
   for (int i = 0; i < 8; i++)
-    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, in, n, &fs[i]), 0);
+    ck_assert_int_eq(
+        cf_submit_bytes(ex, i % 3 == 2 ? t_swap : t_echo, in, n, &fs[i]), 0);
   for (int i = 0; i < 8; i++) {
     const void *d;
     size_t m;
