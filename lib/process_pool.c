@@ -35,11 +35,14 @@
  * later ones never started and are queued again. Writes to workers use
  * MSG_NOSIGNAL; EPIPE only means the death report is on its way.
  *
- * Payloads above shm_threshold travel in a per-worker, per-direction
- * shared memory region (memfd, sealed against shrinking, mapped by both
- * ends), reused while free: a flag in its first cache line says the
- * receiver has not finished with it, and a busy region means the payload
- * goes through the socket instead.
+ * Payloads above shm_threshold travel in shared memory: each worker has
+ * up to four regions per direction (memfd, sealed against shrinking,
+ * mapped by both ends, passed once with SCM_RIGHTS), reused while free: a
+ * flag in a region's first cache line says the receiver has not finished
+ * with it; when all four are busy the payload goes through the socket. A
+ * worker hands its task an output buffer that already lives in a free
+ * region (buffer_priv.h), so a large result is not copied on its way out;
+ * the pool copies it once, into the future.
  *
  * LOCKING. One mutex, pool.mu, guards the queue, the worker table (every
  * field of struct worker, including its output buffer, so any thread that

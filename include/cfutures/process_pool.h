@@ -58,9 +58,12 @@ extern "C" {
 
 /**
  * A growable byte buffer: data[0..len) is filled, cap bytes are allocated.
- * The fields may be read, and len may be lowered, by the owner; data is
- * allocated with malloc. A zeroed struct (or CF_BUFFER_INIT) is an empty
- * buffer. Not thread-safe: one owner at a time.
+ * The owner may read the fields, write into data[len..cap) and then raise
+ * len, and lower len. Memory is managed only through the functions below:
+ * outside a task it comes from malloc, but the output buffer a worker
+ * hands to a task may live in shared memory, so never realloc or free
+ * data directly. A zeroed struct (or CF_BUFFER_INIT) is an empty buffer.
+ * Not thread-safe: one owner at a time.
  */
 typedef struct cf_buffer {
   unsigned char *data;
