@@ -676,6 +676,54 @@ START_TEST(test_callback_runs_on_worker) {
 }
 END_TEST
 
+/* On a worker, a callback cancels a queued sibling and submits new work
+ * to the same pool: no lock is held while callbacks run. */
+typedef struct {
+  cf_executor *ex;
+  cf_future *sibling;
+  bool cancelled;
+  int submit_rc;
+  cf_future *submitted;
+} worker_cb;
+
+static void cb_cancel_and_submit(cf_future *f, void *userdata) {
+  (void)f;
+  worker_cb *w = userdata;
+  /* Submit first: the test wakes when the sibling is cancelled. */
+  w->submit_rc =
+      cf_submit(w->ex, cf_test_task_identity, SENTINEL, &w->submitted);
+  w->cancelled = cf_future_cancel(w->sibling);
+}
+
+START_TEST(test_callback_on_worker_cancels_and_submits) {
+  cf_executor *ex = cf_test_pool(1);
+  cf_test_gate g;
+  cf_test_gate_init(&g);
+  atomic_int ran = 0;
+  cf_future *a = NULL, *b = NULL;
+  ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &a), 0);
+  ck_assert(cf_test_gate_wait_arrivals(&g, 1, cf_test_scale(10)));
+  ck_assert_int_eq(cf_submit(ex, cf_test_task_count, &ran, &b), 0);
+  worker_cb w = {ex, b, false, 1, NULL};
+  ck_assert_int_eq(cf_future_on_done(a, cb_cancel_and_submit, &w), 0);
+  cf_test_gate_open(&g);
+  ck_assert_int_eq(cf_future_wait(b, cf_test_scale(10)), 0);
+  ck_assert_int_eq(cf_shutdown(ex, CF_SHUTDOWN_WAIT), 0);
+  ck_assert(w.cancelled);
+  ck_assert(cf_future_cancelled(b));
+  ck_assert_int_eq(atomic_load(&ran), 0);
+  ck_assert_int_eq(w.submit_rc, 0);
+  void *out = NULL;
+  ck_assert_int_eq(cf_future_result(w.submitted, 0, &out), 0);
+  ck_assert_ptr_eq(out, SENTINEL);
+  cf_future_release(w.submitted);
+  cf_future_release(a);
+  cf_future_release(b);
+  cf_executor_free(ex);
+  cf_test_gate_destroy(&g);
+}
+END_TEST
+
 /* ---- times ---- */
 
 START_TEST(test_times_user_future) {
@@ -976,6 +1024,7 @@ Suite *cf_future_suite(void) {
   tcase_add_test(tc, test_callback_submits_work);
   tcase_add_test(tc, test_waiters_woken_before_callbacks);
   tcase_add_test(tc, test_callback_runs_on_worker);
+  tcase_add_test(tc, test_callback_on_worker_cancels_and_submits);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("pool");

@@ -298,6 +298,69 @@ START_TEST(test_many_continuations) {
 }
 END_TEST
 
+/* A continuation queued behind a busy worker can still be cancelled. */
+START_TEST(test_cancel_queued_continuation) {
+  cf_executor *ex = cf_test_pool(1);
+  cf_test_gate g;
+  cf_test_gate_init(&g);
+  cf_future *blocker = NULL;
+  ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &blocker), 0);
+  ck_assert(cf_test_gate_wait_arrivals(&g, 1, cf_test_scale(10)));
+  cf_future *f = pending();
+  cf_future_set_result(f, NULL);
+  seen s = {0};
+  cf_future *out = NULL;
+  ck_assert_int_eq(cf_future_then(f, ex, then_record, &s, &out), 0);
+  ck_assert(!cf_future_done(out));
+  ck_assert(cf_future_cancel(out));
+  ck_assert_int_eq(cf_future_result(out, 0, NULL), CF_ECANCELED);
+  cf_test_gate_open(&g);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert_int_eq(atomic_load(&s.calls), 0);
+  cf_future_release(out);
+  cf_future_release(f);
+  cf_future_release(blocker);
+  cf_test_gate_destroy(&g);
+}
+END_TEST
+
+/* Deadlock avoidance applies to continuations too: a task on a one-worker
+ * pool that waits for a continuation queued on that pool. */
+typedef struct {
+  cf_executor *ex;
+  int rc;
+  void *value;
+} then_in_task;
+
+static int task_wait_on_continuation(void *arg, void **result) {
+  then_in_task *t = arg;
+  cf_future *u = NULL, *out = NULL;
+  if (cf_future_new(&u) != 0)
+    return CF_ENOMEM;
+  t->rc = cf_future_then(u, t->ex, then_add_one, NULL, &out);
+  if (t->rc == 0) {
+    cf_future_set_result(u, V(1));
+    t->rc = cf_future_result(out, cf_test_scale(5), &t->value);
+    cf_future_release(out);
+  }
+  cf_future_release(u);
+  *result = NULL;
+  return 0;
+}
+
+START_TEST(test_wait_on_continuation_from_worker) {
+  cf_executor *ex = cf_test_pool(1);
+  then_in_task t = {ex, 1, NULL};
+  cf_future *f = NULL;
+  ck_assert_int_eq(cf_submit(ex, task_wait_on_continuation, &t, &f), 0);
+  ck_assert_int_eq(cf_future_result(f, cf_test_scale(20), NULL), 0);
+  ck_assert_msg(t.rc == 0, "result of the continuation: %s", cf_err_name(t.rc));
+  ck_assert_ptr_eq(t.value, V(2));
+  cf_future_release(f);
+  cf_executor_free(ex);
+}
+END_TEST
+
 START_TEST(test_executor_shut_down_before_antecedent_finishes) {
   cf_executor *ex = cf_test_pool(1);
   cf_future *f = pending();
@@ -385,6 +448,8 @@ Suite *cf_then_suite(void) {
   tcase_add_test(tc, test_on_executor);
   tcase_add_test(tc, test_inline_on_worker);
   tcase_add_test(tc, test_many_continuations);
+  tcase_add_test(tc, test_cancel_queued_continuation);
+  tcase_add_test(tc, test_wait_on_continuation_from_worker);
   tcase_add_test(tc, test_executor_shut_down_before_antecedent_finishes);
   tcase_add_test(tc, test_executor_shut_down_already);
   tcase_add_test(tc, test_executor_broken);
