@@ -111,7 +111,7 @@ static int task_delayed_fail(void *arg, void **result) {
 START_TEST(test_first_failure_in_completion_order) {
   cf_executor *ex = cf_test_pool(3);
   cf_group *g = group_on(ex, 0);
-  delayed_fail slow = {80, -501}, fast = {10, -502};
+  delayed_fail slow = {300, -501}, fast = {10, -502};
   atomic_int n = 0;
   cf_future *a = NULL, *b = NULL, *c = NULL;
   ck_assert_int_eq(cf_group_submit(g, task_delayed_fail, &slow, &a), 0);
