@@ -869,6 +869,123 @@ START_TEST(test_descriptors_close_on_exec) {
 }
 END_TEST
 
+/* The wire --------------------------------------------------------------- */
+
+#include "wire.h"
+
+#include <sys/socket.h>
+
+static void hdr_bytes(unsigned char *b, uint32_t magic, uint8_t op,
+                      uint64_t len) {
+  struct cf__wire_hdr h = {.magic = magic,
+                           .version = CF__WIRE_VERSION,
+                           .op = op,
+                           .id = 1,
+                           .len = len};
+  cf__wire_encode(b, &h);
+}
+
+START_TEST(test_wire_decoder) {
+  unsigned char b[CF__WIRE_HDR_SIZE + 16] = {0};
+  struct cf__wire_hdr h;
+  const void *msg, *pl;
+  size_t flen;
+  hdr_bytes(b, CF__WIRE_MAGIC, CF__OP_RESULT, 16);
+  ck_assert_int_eq(cf__wire_decode(b, sizeof b, 1000, &h, &msg, &pl, &flen), 0);
+  ck_assert_uint_eq(flen, sizeof b);
+  ck_assert_ptr_eq(pl, b + CF__WIRE_HDR_SIZE);
+  ck_assert_ptr_null(msg);
+  /* Truncated: header, then payload. */
+  ck_assert_int_eq(cf__wire_decode(b, 10, 1000, &h, &msg, &pl, &flen),
+                   CF_EAGAIN);
+  ck_assert_int_eq(cf__wire_decode(b, sizeof b - 1, 1000, &h, &msg, &pl, &flen),
+                   CF_EAGAIN);
+  ck_assert_uint_eq(flen, sizeof b);
+  /* Over the limit, checked before anything is read or allocated. */
+  hdr_bytes(b, CF__WIRE_MAGIC, CF__OP_RESULT, UINT64_C(1) << 63);
+  ck_assert_int_eq(
+      cf__wire_decode(b, CF__WIRE_HDR_SIZE, 1000, &h, &msg, &pl, &flen),
+      CF_ETOOBIG);
+  hdr_bytes(b, 0x12345678, CF__OP_RESULT, 0);
+  ck_assert_int_eq(cf__wire_decode(b, sizeof b, 1000, &h, &msg, &pl, &flen),
+                   CF_EPROTO);
+  hdr_bytes(b, CF__WIRE_MAGIC, 99, 0);
+  ck_assert_int_eq(cf__wire_decode(b, sizeof b, 1000, &h, &msg, &pl, &flen),
+                   CF_EPROTO);
+  hdr_bytes(b, CF__WIRE_MAGIC, CF__OP_RESULT, 0);
+  b[4] = CF__WIRE_VERSION + 1;
+  ck_assert_int_eq(cf__wire_decode(b, sizeof b, 1000, &h, &msg, &pl, &flen),
+                   CF_EPROTO);
+  /* A TASK without a function, a shared payload outside its region. */
+  hdr_bytes(b, CF__WIRE_MAGIC, CF__OP_TASK, 0);
+  ck_assert_int_eq(cf__wire_decode(b, sizeof b, 1000, &h, &msg, &pl, &flen),
+                   CF_EPROTO);
+  struct cf__wire_hdr bad = {.magic = CF__WIRE_MAGIC,
+                             .version = CF__WIRE_VERSION,
+                             .op = CF__OP_RESULT,
+                             .flags = CF__WF_SHM,
+                             .len = 100,
+                             .region = 128};
+  cf__wire_encode(b, &bad);
+  ck_assert_int_eq(cf__wire_decode(b, sizeof b, 1000, &h, &msg, &pl, &flen),
+                   CF_EPROTO);
+  /* Every prefix of random bytes: never a crash, never success by luck of a
+   * short read. */
+  unsigned char r[256];
+  for (int round = 0; round < 2000; round++) {
+    for (size_t i = 0; i < sizeof r; i++)
+      r[i] = (unsigned char)rand();
+    if (round % 2)
+      memcpy(r, b, 8); /* a plausible start */
+    size_t n = (size_t)rand() % sizeof r;
+    int rc = cf__wire_decode(r, n, 1u << 20, &h, &msg, &pl, &flen);
+    ck_assert(rc == 0 || rc == CF_EAGAIN || rc == CF_EPROTO ||
+              rc == CF_ETOOBIG);
+    if (rc == 0)
+      ck_assert_uint_le(flen, n);
+  }
+}
+END_TEST
+
+/* Writes a bad frame, as if the worker's memory were corrupted, onto the
+ * worker's own socket: the pool must fail the task, not itself. */
+static int t_garbage(const void *in, size_t len, cf_buffer *out) {
+  unsigned char b[CF__WIRE_HDR_SIZE];
+  int kind;
+  memcpy(&kind, in, sizeof kind);
+  if (kind == 0)
+    memset(b, 0x5a, sizeof b);
+  else
+    hdr_bytes(b, CF__WIRE_MAGIC, CF__OP_RESULT, UINT64_C(1) << 62);
+  for (int fd = 3; fd < 256; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+      send(fd, b, kind == 2 ? 20 : sizeof b, MSG_NOSIGNAL);
+  }
+  if (kind == 2)
+    _exit(0); /* a truncated frame, then end of file */
+  cf_test_sleep_ms(100);
+  return 0;
+}
+
+START_TEST(test_malformed_frames_fail_the_worker) {
+  cf_executor *ex = pool_of(1);
+  for (int kind = 0; kind < 3; kind++) {
+    cf_future *f, *g;
+    ck_assert_int_eq(cf_submit_bytes(ex, t_garbage, &kind, sizeof kind, &f), 0);
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "ok", 2, &g), 0);
+    int rc = cf_future_error(f, 30);
+    ck_assert_msg(rc == CF_EPROTO || (kind == 2 && rc == CF_EWORKER),
+                  "kind %d: %s", kind, cf_err_name(rc));
+    ck_assert_int_eq(cf_future_error(g, 30), 0);
+    cf_future_release(f);
+    cf_future_release(g);
+  }
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
 /* map --------------------------------------------------------------------- */
 
 static int t_odd_fails(const void *in, size_t len, cf_buffer *out) {
@@ -964,6 +1081,8 @@ Suite *cf_process_pool_suite(void) {
   tcase_add_test(tc, test_initializer_crashes);
   tcase_add_test(tc, test_descriptors_close_on_exec);
   tcase_add_test(tc, test_map_bytes_in_order);
+  tcase_add_test(tc, test_wire_decoder);
+  tcase_add_test(tc, test_malformed_frames_fail_the_worker);
   tcase_add_test(tc, test_map_bytes_timeout_and_crash);
   suite_add_tcase(s, tc);
 
