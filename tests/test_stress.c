@@ -19,7 +19,7 @@ static void jitter(unsigned *seed) {
 
 /* ---- 1. submit storm ---- */
 
-enum { STORM_THREADS = 8, STORM_BATCH = 512 };
+enum { STORM_THREADS = 8, STORM_MAX_THREADS = 16, STORM_BATCH = 512 };
 
 typedef struct {
   atomic_uchar *ran; /* one counter per task */
@@ -81,21 +81,21 @@ static void *storm_main(void *p) {
   return NULL;
 }
 
-START_TEST(test_submit_storm) {
-  size_t per = (size_t)cf_test_stress_count(100000);
-  size_t total = per * STORM_THREADS;
-  cf_executor *ex = cf_test_pool(4);
+/* nthreads submitters x per tasks each on a pool of workers. */
+static void run_storm(int nthreads, size_t per, int workers) {
+  size_t total = per * (size_t)nthreads;
+  cf_executor *ex = cf_test_pool(workers);
   atomic_uchar *ran = calloc(total, sizeof *ran);
   storm_item *items = calloc(total, sizeof *items);
   ck_assert(ran != NULL && items != NULL);
-  storm_thread th[STORM_THREADS];
-  pthread_t tid[STORM_THREADS];
-  for (int i = 0; i < STORM_THREADS; i++) {
+  storm_thread th[STORM_MAX_THREADS];
+  pthread_t tid[STORM_MAX_THREADS];
+  for (int i = 0; i < nthreads; i++) {
     th[i] = (storm_thread){ex, ran, per * i, per, items, 0, 0, 0, 0, 0};
     ck_assert_int_eq(pthread_create(&tid[i], NULL, storm_main, &th[i]), 0);
   }
   uint64_t ok = 0, failed = 0, cancelled = 0, other = 0;
-  for (int i = 0; i < STORM_THREADS; i++) {
+  for (int i = 0; i < nthreads; i++) {
     pthread_join(tid[i], NULL);
     ck_assert_int_eq(th[i].submit_errors, 0);
     ok += th[i].ok;
@@ -122,6 +122,22 @@ START_TEST(test_submit_storm) {
   ck_assert_int_eq(cf_executor_free(ex), 0);
   free(ran);
   free(items);
+}
+
+START_TEST(test_submit_storm) {
+  run_storm(STORM_THREADS, (size_t)cf_test_stress_count(100000), 4);
+}
+END_TEST
+
+/* Submitters x workers, as in RELIABILITY row 2, at a smaller count. */
+START_TEST(test_submit_storm_matrix) {
+  static const int submitters[] = {1, 4, 16};
+  static const int workers[] = {1, 2, 8, 32};
+  for (size_t s = 0; s < 3; s++)
+    for (size_t w = 0; w < 4; w++)
+      run_storm(submitters[s],
+                (size_t)cf_test_stress_count(20000) / (size_t)submitters[s] + 1,
+                workers[w]);
 }
 END_TEST
 
@@ -440,6 +456,7 @@ Suite *cf_stress_suite(void) {
   /* Each case stays under ~20 s normally; sanitizers get headroom. */
   cf_test_tcase_timeout(tc, 120);
   tcase_add_test(tc, test_submit_storm);
+  tcase_add_test(tc, test_submit_storm_matrix);
   tcase_add_test(tc, test_cancel_races_start);
   tcase_add_test(tc, test_wait_races_completion);
   tcase_add_test(tc, test_as_completed_races_completion);
