@@ -33,9 +33,12 @@
  * back), and the delivery, dropped once the user's callback ran. The watch
  * holds a bridge reference, so a completion that arrives after
  * cf_bridge_free finds the bridge's memory alive and its closed flag set,
- * and touches nothing else. The descriptor is closed by cf_bridge_free under
- * the mutex; every write to it happens under the mutex after checking the
- * closed flag, so no write can reach a closed (or reused) descriptor.
+ * and touches nothing else. A wake-up write is decided under the mutex
+ * (only while the bridge is open) and counted in `writers`, then made with
+ * the mutex released, so a worker never holds the lock across a system
+ * call; cf_bridge_free closes the bridge, waits for that count to reach
+ * zero and only then closes the descriptor, so no write can reach a closed
+ * (or reused) descriptor.
  *
  * LOCKING
  *
@@ -43,9 +46,9 @@
  * `where`, `status` and list links while it is waiting or ready, and the
  * flags wake_pending, closed, dispatching, bound/owner. It is a leaf lock:
  * nothing else is taken while it is held, and no callback (ours or the
- * user's) runs under it. The descriptor write that wakes the loop is made
- * under it (see Lifetimes). The batch list is touched only by the loop
- * thread. Reference counts and the pending count are atomics.
+ * user's) runs under it, nor any write to the descriptor (see Lifetimes).
+ * The batch list is touched only by the loop thread. Reference counts, the
+ * pending count and the writers count are atomics.
  */
 #include "cfutures/bridge.h"
 #include "internal.h"
@@ -53,6 +56,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -79,6 +83,7 @@ struct cf_bridge {
   struct watch **heap;
   size_t heap_len, heap_cap;
   bool wake_pending;
+  bool drain_next; /* a wake-up write may land after the last drain */
   bool closed;
   bool dispatching;
   bool bound;
@@ -88,6 +93,9 @@ struct cf_bridge {
   /* The same descriptor twice for an eventfd; a pipe's two ends otherwise.
    * -1 once freed. */
   int rfd, wfd;
+  bool is_eventfd;
+  /* Wake-up writes decided under the mutex and not yet finished. */
+  atomic_int writers;
   atomic_size_t pending;
   atomic_uint refs;
 };
@@ -218,27 +226,42 @@ static void heap_remove_locked(cf_bridge *b, struct watch *w) {
 
 /* The descriptor ------------------------------------------------------- */
 
-static void wake_locked(cf_bridge *b) {
+/* Decides, under the lock, whether the caller must wake the loop: returns
+ * the descriptor to write to (then call wake_write once unlocked), or -1.
+ * The write is counted in `writers` so that free can wait for it before it
+ * closes the descriptor. */
+static int wake_prepare_locked(cf_bridge *b) {
   if (b->wake_pending || b->closed || b->wfd < 0)
-    return;
+    return -1;
   b->wake_pending = true;
+  /* relaxed: ordered by the mutex against free's check of `closed`. */
+  atomic_fetch_add_explicit(&b->writers, 1, memory_order_relaxed);
+  return b->wfd;
+}
+
+static void wake_write(cf_bridge *b, int fd) {
+  if (fd < 0)
+    return;
   ssize_t n;
-  if (b->rfd == b->wfd) {
+  if (b->is_eventfd) {
     uint64_t one = 1;
     do
-      n = write(b->wfd, &one, sizeof one);
+      n = write(fd, &one, sizeof one);
     while (n < 0 && errno == EINTR);
   } else {
     char c = 0;
     /* EAGAIN: the pipe is full, so it is readable already. */
     do
-      n = write(b->wfd, &c, 1);
+      n = write(fd, &c, 1);
     while (n < 0 && errno == EINTR);
   }
+  /* release: the write happens-before a dispatch or free that sees the
+   * count drop (acquire). */
+  atomic_fetch_sub_explicit(&b->writers, 1, memory_order_release);
 }
 
 static void drain_locked(cf_bridge *b) {
-  if (b->rfd == b->wfd) {
+  if (b->is_eventfd) {
     uint64_t v;
     ssize_t n;
     do
@@ -257,6 +280,7 @@ static int open_fds(cf_bridge *b) {
   int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd >= 0) {
     b->rfd = b->wfd = fd;
+    b->is_eventfd = true;
     return 0;
   }
   if (errno == EMFILE || errno == ENFILE)
@@ -292,6 +316,7 @@ int cf_bridge_new(cf_bridge **out) {
   }
   b->waiting.next = b->waiting.prev = &b->waiting;
   atomic_init(&b->pending, 0);
+  atomic_init(&b->writers, 0);
   atomic_init(&b->refs, 1);
   *out = b;
   return 0;
@@ -325,6 +350,7 @@ static void on_future_done(cf_future *f, void *userdata) {
   (void)f;
   struct watch *w = userdata;
   cf_bridge *b = w->b;
+  int fd = -1;
   pthread_mutex_lock(&b->mu);
   if (w->where == W_WAITING) {
     waiting_remove_locked(w);
@@ -332,9 +358,10 @@ static void on_future_done(cf_future *f, void *userdata) {
     w->status = 0;
     w->where = W_READY;
     fifo_push(&b->ready_head, &b->ready_tail, w);
-    wake_locked(b);
+    fd = wake_prepare_locked(b);
   }
   pthread_mutex_unlock(&b->mu);
+  wake_write(b, fd);
   watch_put(w);
 }
 
@@ -353,6 +380,7 @@ static int watch_add(cf_bridge *b, cf_future *f, uint64_t deadline,
   w->where = W_WAITING;
   atomic_init(&w->refs, 2);
 
+  int fd = -1;
   pthread_mutex_lock(&b->mu);
   int rc = b->closed ? CF_ESTATE : 0;
   if (rc == 0 && deadline != UINT64_MAX) {
@@ -360,7 +388,7 @@ static int watch_add(cf_bridge *b, cf_future *f, uint64_t deadline,
     /* A new earliest deadline: the loop may sleep past it, so wake it to
      * recompute its timeout. */
     if (rc == 0 && b->heap[0] == w)
-      wake_locked(b);
+      fd = wake_prepare_locked(b);
   }
   if (rc != 0) {
     pthread_mutex_unlock(&b->mu);
@@ -372,6 +400,7 @@ static int watch_add(cf_bridge *b, cf_future *f, uint64_t deadline,
   atomic_fetch_add_explicit(&b->pending, 1, memory_order_relaxed);
   bridge_get(b);
   pthread_mutex_unlock(&b->mu);
+  wake_write(b, fd);
 
   rc = cf_future_on_done(f, on_future_done, w);
   if (rc == 0)
@@ -492,10 +521,17 @@ int cf_bridge_dispatch(cf_bridge *b, size_t max, size_t *ran) {
   b->bound = true;
   b->dispatching = true;
   /* Drain before swapping: a completion that lands after the swap finds
-   * wake_pending false and writes again, so none is stranded. */
-  if (b->wake_pending) {
+   * wake_pending false and writes again, so none is stranded. A write
+   * decided earlier may still be in flight and land after the drain,
+   * leaving the descriptor readable with no wake pending: the next
+   * dispatch drains it too (one spurious wake, never a level-triggered
+   * spin). The count is read before draining, so a write it saw finish is
+   * drained now. */
+  if (b->wake_pending || b->drain_next) {
+    int in_flight = atomic_load_explicit(&b->writers, memory_order_acquire);
     drain_locked(b);
     b->wake_pending = false;
+    b->drain_next = in_flight > 0;
   }
   if (b->heap_len > 0) {
     uint64_t now = cf_now_ns();
@@ -523,6 +559,7 @@ int cf_bridge_dispatch(cf_bridge *b, size_t max, size_t *ran) {
     n++;
   }
 
+  int fd = -1;
   pthread_mutex_lock(&b->mu);
   if (b->batch_head != NULL) {
     /* What is left goes before later completions, and the loop is told to
@@ -532,10 +569,11 @@ int cf_bridge_dispatch(cf_bridge *b, size_t max, size_t *ran) {
       b->ready_tail = b->batch_tail;
     b->ready_head = b->batch_head;
     b->batch_head = b->batch_tail = NULL;
-    wake_locked(b);
+    fd = wake_prepare_locked(b);
   }
   b->dispatching = false;
   pthread_mutex_unlock(&b->mu);
+  wake_write(b, fd);
   bridge_put(b);
   if (ran != NULL)
     *ran = n;
@@ -594,6 +632,10 @@ int cf_bridge_free(cf_bridge *b) {
     return CF_EINVAL;
   if (!closed)
     cf_bridge_close(b);
+  /* Closed: no new wake-up write can start. Let those under way finish
+   * before the descriptor goes (its number could be reused at once). */
+  while (atomic_load_explicit(&b->writers, memory_order_acquire) > 0)
+    sched_yield();
   pthread_mutex_lock(&b->mu);
   if (b->rfd >= 0) {
     if (b->wfd != b->rfd)
