@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,8 @@ typedef struct loop_ctx {
   int status[MAXN];
   int ticks;
   int wakes;
-  size_t max; /* per dispatch */
+  int rescued; /* completions found only because epoll_wait timed out */
+  size_t max;  /* per dispatch */
   size_t largest_batch;
   int resubmit; /* callbacks still to submit again */
 } loop_ctx;
@@ -118,6 +120,7 @@ static void run_epoll(loop_ctx *c, double tick_ms, double timeout) {
   while (c->done < c->target && cf_test_elapsed(start) < limit) {
     struct epoll_event evs[4];
     int ms = cf_bridge_next_timeout_ms(c->b);
+    bool no_deadline = ms < 0;
     if (ms < 0 || ms > 100)
       ms = 100;
     int n = epoll_wait(ep, evs, 4, ms);
@@ -137,6 +140,8 @@ static void run_epoll(loop_ctx *c, double tick_ms, double timeout) {
       ck_assert_int_eq(cf_bridge_dispatch(c->b, c->max, &ran), 0);
       if (ran > c->largest_batch)
         c->largest_batch = ran;
+      if (n == 0 && no_deadline && ran > 0)
+        c->rescued++;
     }
   }
   if (tfd >= 0)
@@ -252,6 +257,7 @@ START_TEST(test_epoll_500_tasks_timer_ticks) {
     ck_assert_int_eq(c.seen[i], 1);
   ck_assert_uint_eq(cf_bridge_pending(b), 0);
   ck_assert_uint_le(c.largest_batch, 64);
+  ck_assert_int_eq(c.rescued, 0);
   /* ~220 ms of work at 8 workers: a live loop ticks many times. */
   ck_assert_int_ge(c.ticks, 10);
   /* Nothing is delivered twice later on. */
@@ -292,12 +298,11 @@ START_TEST(test_burst_one_wake) {
   cf_future *fs[N];
   /* One task holds the worker; the rest queue behind it. */
   for (intptr_t i = 0; i < N; i++)
-    ck_assert_int_eq(cf_bridge_submit(b, pool,
-                                      i == 0 ? cf_test_task_gate
-                                             : cf_test_task_identity,
-                                      i == 0 ? (void *)&gate : (void *)i,
-                                      on_done_count, &c, &fs[i]),
-                     0);
+    ck_assert_int_eq(
+        cf_bridge_submit(
+            b, pool, i == 0 ? cf_test_task_gate : cf_test_task_identity,
+            i == 0 ? (void *)&gate : (void *)i, on_done_count, &c, &fs[i]),
+        0);
   ck_assert(cf_test_gate_wait_arrivals(&gate, 1, cf_test_scale(10)));
   ck_assert(!fd_readable(cf_bridge_fd(b)));
   cf_test_gate_open(&gate);
@@ -602,8 +607,7 @@ START_TEST(test_close_in_flight) {
   struct pollfd p = {.fd = cf_bridge_fd(b), .events = POLLIN};
   ck_assert_int_eq(poll(&p, 1, (int)cf_test_scale(10000)), 1);
   cf_future *user = new_future();
-  ck_assert_int_eq(cf_bridge_watch_timeout(b, user, 60, on_done_count, &c),
-                   0);
+  ck_assert_int_eq(cf_bridge_watch_timeout(b, user, 60, on_done_count, &c), 0);
   ck_assert_int_eq(cf_bridge_close(b), 0);
   /* Every callback ran, once, right away. */
   ck_assert_int_eq(c.done, N + 1);
@@ -902,6 +906,71 @@ START_TEST(test_submit_errors) {
 }
 END_TEST
 
+/* ---- the wake protocol under load: no completion is ever stranded ---- */
+
+typedef struct storm {
+  cf_future **fs;
+  long n;
+  int stride, first;
+} storm;
+
+/* Completes every stride-th future, from its own thread. */
+static void *storm_main(void *arg) {
+  storm *st = arg;
+  for (long i = st->first; i < st->n; i += st->stride) {
+    cf_future_set_result(st->fs[i], (void *)(intptr_t)i);
+    if ((i & 63) == 0)
+      sched_yield();
+  }
+  return NULL;
+}
+
+static void on_done_tally(cf_future *f, int status, void *ud) {
+  (void)f;
+  loop_ctx *c = ud;
+  if (status != 0 || !pthread_equal(pthread_self(), c->loop_thread))
+    c->bad++;
+  c->done++;
+}
+
+START_TEST(test_wake_storm) {
+  long n = cf_test_stress_count(40000);
+  cf_bridge *b = new_bridge();
+  static loop_ctx c;
+  ctx_init(&c, b, NULL);
+  c.target = (int)n;
+  c.max = 7; /* re-arms often, racing the completers */
+  cf_future **fs = calloc((size_t)n, sizeof *fs);
+  ck_assert_ptr_nonnull(fs);
+  for (long i = 0; i < n; i++) {
+    fs[i] = new_future();
+    ck_assert_int_eq(cf_bridge_watch(b, fs[i], on_done_tally, &c), 0);
+  }
+  enum { T = 4 };
+  storm st[T];
+  pthread_t th[T];
+  for (int t = 0; t < T; t++) {
+    st[t] = (storm){fs, n, T, t};
+    ck_assert_int_eq(pthread_create(&th[t], NULL, storm_main, &st[t]), 0);
+  }
+  /* A stranded completion would leave this loop asleep until its timeout. */
+  run_epoll(&c, 0, 60);
+  for (int t = 0; t < T; t++)
+    pthread_join(th[t], NULL);
+  ck_assert_int_eq(c.done, (int)n);
+  ck_assert_int_eq(c.bad, 0);
+  ck_assert_int_eq(c.rescued, 0);
+  ck_assert_uint_eq(cf_bridge_pending(b), 0);
+  /* Nothing left behind: the descriptor is quiet after one more drain. */
+  ck_assert_int_eq(cf_bridge_dispatch(b, 0, NULL), 0);
+  ck_assert(!fd_readable(cf_bridge_fd(b)));
+  for (long i = 0; i < n; i++)
+    cf_future_release(fs[i]);
+  free(fs);
+  ck_assert_int_eq(cf_bridge_free(b), 0);
+}
+END_TEST
+
 Suite *cf_bridge_suite(void) {
   Suite *s = suite_create("bridge");
   TCase *tc = tcase_create("basics");
@@ -938,6 +1007,7 @@ Suite *cf_bridge_suite(void) {
   tcase_add_test(tc, test_callback_submits_again);
   tcase_add_test(tc, test_many_executors_one_bridge);
   tcase_add_test(tc, test_four_loops_one_pool);
+  tcase_add_test(tc, test_wake_storm);
   suite_add_tcase(s, tc);
   return s;
 }
