@@ -105,8 +105,10 @@ CF_EXTERN int cf_bridge_bind_thread(cf_bridge *b);
  * bridge holds its own reference until on_done has run. Returns 0,
  * CF_EINVAL (b, executor, fn or on_done NULL), CF_ESTATE (the bridge is
  * closed), CF_ENOMEM, or any error of cf_submit (CF_ESHUTDOWN, CF_EBROKEN,
- * CF_EAGAIN, CF_EINVAL for a process pool); on error on_done never runs
- * and no task was left running on the bridge's behalf. Blocks only where
+ * CF_EAGAIN, CF_EINVAL for a process pool). On error on_done never runs;
+ * if the task was queued before the watch failed (the bridge closed
+ * meanwhile, or memory ran out), it is cancelled, or asked to stop with
+ * cf_future_request_cancel if it already runs. Blocks only where
  * cf_submit blocks (a full bounded queue). Any thread.
  */
 CF_EXTERN int cf_bridge_submit(cf_bridge *b, cf_executor *executor, cf_fn fn,

@@ -49,7 +49,8 @@ CF_EXTERN int cf_event_bridge_set_max(cf_event_bridge *eb, size_t max);
  * not yet run runs now, with the status cf_bridge_close gives it) and frees
  * the adapter. May be called from inside a completion callback (the
  * adapter then goes once that dispatch returns). Returns 0, CF_EINVAL
- * (NULL, or not the loop thread: nothing is freed). Loop thread only.
+ * (NULL; not the loop thread, and nothing is freed; or called again from a
+ * callback that this free is delivering). Loop thread only.
  * Never blocks.
  */
 CF_EXTERN int cf_event_bridge_free(cf_event_bridge *eb);
