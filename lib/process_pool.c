@@ -1860,8 +1860,8 @@ static int pool_shutdown(cf_executor *ex, unsigned flags) {
   free_tasks(&cancelled);
   if (!(flags & CF_SHUTDOWN_WAIT))
     return 0;
-  if (pthread_equal(pthread_self(), p->mgr))
-    return CF_EDEADLK;
+  if (cf__tls_executor == ex)
+    return CF_EDEADLK; /* a done callback on the manager thread */
   pthread_mutex_lock(&p->mu);
   while (!p->mgr_done)
     pthread_cond_wait(&p->done_cv, &p->mu);
@@ -1944,8 +1944,7 @@ static void pool_request_cancel(cf_executor *ex, cf_future *f) {
 }
 
 static bool pool_is_worker_thread(cf_executor *ex) {
-  struct pool *p = (struct pool *)ex;
-  return pthread_equal(pthread_self(), p->mgr);
+  return cf__tls_executor == ex; /* only the manager thread sets it */
 }
 
 static int signal_workers(cf_executor *ex, int sig) {
