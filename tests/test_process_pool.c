@@ -869,6 +869,52 @@ START_TEST(test_descriptors_close_on_exec) {
 }
 END_TEST
 
+/* With the rest of the library ------------------------------------------- */
+
+static atomic_int cb_rc = 1;
+static void cb_free_own_pool(cf_future *f, void *ud) {
+  cf_executor *ex = ud;
+  int a = cf_executor_free(ex);
+  int b = cf_shutdown(ex, CF_SHUTDOWN_WAIT);
+  atomic_store(&cb_rc, a == CF_EDEADLK && b == CF_EDEADLK ? 0 : -1);
+}
+
+START_TEST(test_futures_work_with_wait_and_callbacks) {
+  cf_executor *ex = pool_of(2);
+  cf_future *fs[10];
+  for (uint32_t i = 0; i < 10; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, &i, 4, &fs[i]), 0);
+  cf_future *done[10], *not_done[10];
+  size_t nd, nn;
+  ck_assert_int_eq(
+      cf_wait(fs, 10, 30, CF_ALL_COMPLETED, done, &nd, not_done, &nn), 0);
+  ck_assert_uint_eq(nd, 10);
+  cf_as_completed *it;
+  ck_assert_int_eq(cf_as_completed_new(fs, 10, 30, &it), 0);
+  cf_future *f;
+  int seen = 0;
+  while (cf_as_completed_next(it, &f) == 0) {
+    seen++;
+    cf_future_release(f);
+  }
+  cf_as_completed_free(it);
+  ck_assert_int_eq(seen, 10);
+  for (int i = 0; i < 10; i++)
+    cf_future_release(fs[i]);
+  /* A done callback runs on the pool's manager thread: it may not wait for
+   * its own pool. */
+  double ms = 50;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, &f), 0);
+  ck_assert_int_eq(cf_future_on_done(f, cb_free_own_pool, ex), 0);
+  ck_assert_int_eq(cf_future_wait(f, 30), 0);
+  for (int i = 0; i < 3000 && atomic_load(&cb_rc) == 1; i++)
+    cf_test_sleep_ms(1);
+  ck_assert_int_eq(atomic_load(&cb_rc), 0);
+  cf_future_release(f);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
 /* The wire --------------------------------------------------------------- */
 
 #include "wire.h"
@@ -1081,6 +1127,7 @@ Suite *cf_process_pool_suite(void) {
   tcase_add_test(tc, test_initializer_crashes);
   tcase_add_test(tc, test_descriptors_close_on_exec);
   tcase_add_test(tc, test_map_bytes_in_order);
+  tcase_add_test(tc, test_futures_work_with_wait_and_callbacks);
   tcase_add_test(tc, test_wire_decoder);
   tcase_add_test(tc, test_malformed_frames_fail_the_worker);
   tcase_add_test(tc, test_map_bytes_timeout_and_crash);
