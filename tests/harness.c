@@ -1,4 +1,4 @@
-/* Test helpers.
+/* The test harness.
  *
  * LOCKING. A gate's mu guards its open flag and arrival count; waiters
  * sleep on its cv. Nothing else here takes a lock, and no library call is

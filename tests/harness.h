@@ -1,4 +1,4 @@
-/* Shared test helpers: timeouts scaled by TIMEOUT_MULTIPLIER, a census of
+/* The shared test harness: timeouts scaled by TIMEOUT_MULTIPLIER, a census of
  * the process's descriptors and threads, gates that hold tasks until a test
  * releases them, and small task functions. */
 #ifndef CF_TEST_HARNESS_H

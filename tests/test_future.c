@@ -1,5 +1,5 @@
 /* Futures: user-completed futures, results and errors with timeouts,
- * cancellation, done callbacks, times, the in-task helpers. The scenarios
+ * cancellation, done callbacks, times, the in-task functions. The scenarios
  * follow CPython's test_concurrent_futures/test_future.py where they apply.
  *
  * LOCKING. A record's mu guards its entries: done callbacks append to it
@@ -770,7 +770,7 @@ START_TEST(test_times_pool_future) {
 }
 END_TEST
 
-/* ---- executor-owned futures and the in-task helpers ---- */
+/* ---- executor-owned futures and the in-task functions ---- */
 
 START_TEST(test_set_on_executor_future_rejected) {
   cf_executor *ex = cf_test_pool(1);
@@ -792,7 +792,7 @@ START_TEST(test_set_on_executor_future_rejected) {
 }
 END_TEST
 
-START_TEST(test_task_helpers_outside_task) {
+START_TEST(test_task_functions_outside_task) {
   ck_assert(!cf_task_cancel_requested());
   ck_assert_int_eq(cf_task_set_message("x"), CF_ESTATE);
   ck_assert_ptr_null(cf_task_current());
@@ -1009,7 +1009,7 @@ Suite *cf_future_suite(void) {
   tcase_add_test(tc, test_cancel_wakes_waiter);
   tcase_add_test(tc, test_request_cancel_user_future);
   tcase_add_test(tc, test_times_user_future);
-  tcase_add_test(tc, test_task_helpers_outside_task);
+  tcase_add_test(tc, test_task_functions_outside_task);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("callbacks");
