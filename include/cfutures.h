@@ -175,9 +175,8 @@ CF_EXTERN int cf_future_request_cancel(cf_future *f);
 
 /**
  * Waits until f is done. Returns 0 when done, CF_ETIMEDOUT if the timeout
- * passed first, CF_EINVAL for NULL or NaN, CF_EDEADLK if called from inside
- * a worker waiting for a future of its own executor that cannot progress
- * (see "Deadlock avoidance" in cf_future_result). Blocks.
+ * passed first, CF_EINVAL for NULL or NaN. Blocks (see "Deadlock
+ * avoidance" in cf_future_result for waits from inside a worker).
  */
 CF_EXTERN int cf_future_wait(cf_future *f, double timeout);
 
@@ -565,8 +564,8 @@ CF_EXTERN int cf_group_new(cf_executor *ex, unsigned flags, cf_group **out);
 /**
  * Submits fn(arg) as part of g. *out (may be NULL) receives a reference.
  * Returns 0, the executor's submit errors, CF_ECANCELED (a fail-fast group
- * that has already failed), CF_ESTATE (after cf_group_wait returned 0 --
- * a group is closed once waited for), CF_EINVAL.
+ * that has already failed), CF_ESTATE (cf_group_wait has returned, other
+ * than with CF_ETIMEDOUT: a group is closed once waited for), CF_EINVAL.
  */
 CF_EXTERN int cf_group_submit(cf_group *g, cf_fn fn, void *arg,
                               cf_future **out);
