@@ -304,7 +304,16 @@ int cf_bridge_new(cf_bridge **out) {
   cf_bridge *b = calloc(1, sizeof *b);
   if (b == NULL)
     return CF_ENOMEM;
-  if (pthread_mutex_init(&b->mu, NULL) != 0) {
+  /* Adaptive: the critical sections are a few list operations, so a
+   * contended locker spins briefly instead of sleeping in the kernel. */
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+  int init = pthread_mutex_init(&b->mu, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (init != 0) {
     free(b);
     return CF_ENOMEM;
   }
