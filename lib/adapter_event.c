@@ -29,10 +29,17 @@ static void destroy(cf_event_bridge *eb) {
 
 static void dispatch(cf_event_bridge *eb) {
   eb->dispatching = true;
-  cf_bridge_dispatch(eb->bridge, eb->max, NULL);
+  int rc = cf_bridge_dispatch(eb->bridge, eb->max, NULL);
   eb->dispatching = false;
   if (eb->freeing) {
     destroy(eb);
+    return;
+  }
+  if (rc == CF_ESTATE) {
+    /* Closed behind the adapter's back: its descriptor may stay readable,
+     * so stop watching it rather than spin. */
+    event_del(eb->readable);
+    evtimer_del(eb->timer);
     return;
   }
   int ms = cf_bridge_next_timeout_ms(eb->bridge);

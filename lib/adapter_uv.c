@@ -13,9 +13,16 @@
 static void on_timer(uv_timer_t *t);
 
 static void dispatch(cf_uv_bridge *ub) {
-  cf_bridge_dispatch(ub->bridge, ub->max_per_dispatch, NULL);
+  int rc = cf_bridge_dispatch(ub->bridge, ub->max_per_dispatch, NULL);
   if (ub->closing)
     return;
+  if (rc == CF_ESTATE) {
+    /* Closed behind the adapter's back: its descriptor may stay readable,
+     * so stop polling it rather than spin. */
+    uv_poll_stop(&ub->poll);
+    uv_timer_stop(&ub->timer);
+    return;
+  }
   int ms = cf_bridge_next_timeout_ms(ub->bridge);
   if (ms < 0)
     uv_timer_stop(&ub->timer);

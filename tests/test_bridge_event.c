@@ -230,6 +230,32 @@ START_TEST(test_event_errors) {
 }
 END_TEST
 
+static void on_done_plain(cf_future *f, int status, void *ud) {
+  (void)f;
+  *(int *)ud = status == 0 ? 1 : status;
+}
+
+START_TEST(test_event_bridge_closed_directly) {
+  struct event_base *base = event_base_new();
+  cf_event_bridge *eb;
+  ck_assert_int_eq(cf_event_bridge_new(base, &eb), 0);
+  int got = 0;
+  cf_future *f;
+  ck_assert_int_eq(cf_future_new(&f), 0);
+  ck_assert_int_eq(
+      cf_bridge_watch(cf_event_bridge_get(eb), f, on_done_plain, &got), 0);
+  ck_assert_int_eq(cf_future_set_result(f, NULL), 0); /* fd now readable */
+  ck_assert_int_eq(cf_bridge_close(cf_event_bridge_get(eb)), 0);
+  ck_assert_int_eq(got, 1);
+  /* The adapter drops its read event instead of spinning on the still
+   * readable descriptor, so the loop runs out of events and returns. */
+  ck_assert_int_eq(event_base_dispatch(base), 1);
+  ck_assert_int_eq(cf_event_bridge_free(eb), 0);
+  event_base_free(base);
+  cf_future_release(f);
+}
+END_TEST
+
 START_TEST(test_event_callback_submits_again) {
   cf_executor *pool = cf_test_pool(2);
   static ev_ctx c;
@@ -294,6 +320,7 @@ Suite *cf_bridge_event_suite(void) {
   TCase *tc = tcase_create("basics");
   cf_test_tcase_timeout(tc, 20);
   tcase_add_test(tc, test_event_errors);
+  tcase_add_test(tc, test_event_bridge_closed_directly);
   tcase_add_test(tc, test_event_bound_per_iteration);
   tcase_add_test(tc, test_event_timeout_served_by_adapter);
   tcase_add_test(tc, test_event_free_in_flight);

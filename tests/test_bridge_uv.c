@@ -294,6 +294,37 @@ START_TEST(test_uv_errors) {
 }
 END_TEST
 
+static void on_done_plain(cf_future *f, int status, void *ud) {
+  (void)f;
+  *(int *)ud = status == 0 ? 1 : status;
+}
+
+START_TEST(test_uv_bridge_closed_directly) {
+  uv_loop_t loop;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  cf_uv_bridge ub;
+  ck_assert_int_eq(cf_uv_bridge_init(&loop, &ub), 0);
+  int closed = 0, got = 0;
+  ub.data = &closed;
+  cf_future *f;
+  ck_assert_int_eq(cf_future_new(&f), 0);
+  ck_assert_int_eq(cf_bridge_watch(ub.bridge, f, on_done_plain, &got), 0);
+  ck_assert_int_eq(cf_future_set_result(f, NULL), 0); /* fd now readable */
+  /* Closed behind the adapter: the callback runs now... */
+  ck_assert_int_eq(cf_bridge_close(ub.bridge), 0);
+  ck_assert_int_eq(got, 1);
+  /* ...and the adapter stops polling the still-readable descriptor
+   * instead of spinning on it. */
+  uv_run(&loop, UV_RUN_NOWAIT);
+  ck_assert(!uv_is_active((uv_handle_t *)&ub.poll));
+  ck_assert_int_eq(cf_uv_bridge_close(&ub, on_closed_plain), 0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(closed, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  cf_future_release(f);
+}
+END_TEST
+
 START_TEST(test_uv_callback_submits_again) {
   cf_executor *pool = cf_test_pool(2);
   static uv_ctx c;
@@ -356,6 +387,7 @@ Suite *cf_bridge_uv_suite(void) {
   TCase *tc = tcase_create("basics");
   cf_test_tcase_timeout(tc, 20);
   tcase_add_test(tc, test_uv_errors);
+  tcase_add_test(tc, test_uv_bridge_closed_directly);
   tcase_add_test(tc, test_uv_bound_per_iteration);
   tcase_add_test(tc, test_uv_cancel_from_loop);
   tcase_add_test(tc, test_uv_timeout_served_by_adapter);

@@ -190,8 +190,9 @@ CF_EXTERN size_t cf_bridge_pending(cf_bridge *b);
  * callback is lost and none runs later. Tasks are not cancelled; their
  * completions, when they come, are dropped without touching freed memory.
  * Called from inside a callback, the rest of the current batch is
- * delivered the same way. The descriptor stays open (a loop may still poll
- * it) until cf_bridge_free. Returns 0, CF_EINVAL (NULL, or a thread other
+ * delivered the same way. The descriptor stays open until cf_bridge_free,
+ * and may stay readable: stop polling it once the bridge is closed (the
+ * adapters do). Returns 0, CF_EINVAL (NULL, or a thread other
  * than the loop thread once one is bound), CF_ESTATE (already closed).
  * Never blocks (except in callbacks).
  */
