@@ -906,6 +906,54 @@ START_TEST(test_submit_errors) {
 }
 END_TEST
 
+/* RELIABILITY row 31: submit 10^4, cancel half from the loop, every
+ * completion delivered once on the loop thread, no descriptor left. */
+static void on_done_cancel_tally(cf_future *f, int status, void *ud) {
+  loop_ctx *c = ud;
+  if (status != 0 || !pthread_equal(pthread_self(), c->loop_thread))
+    c->bad++;
+  else if (cf_future_cancelled(f))
+    c->status[0]++; /* cancelled ones */
+  else if (cf_future_result(f, 0, NULL) == 0)
+    c->status[1]++; /* finished ones */
+  else
+    c->bad++;
+  c->done++;
+}
+
+START_TEST(test_submit_10k_cancel_half) {
+  int fds = cf_test_count_fds();
+  long n = cf_test_stress_count(10000);
+  cf_executor *pool = cf_test_pool(2);
+  cf_bridge *b = new_bridge();
+  static loop_ctx c;
+  ctx_init(&c, b, pool);
+  c.target = (int)n;
+  c.max = 128;
+  cf_future **fs = calloc((size_t)n, sizeof *fs);
+  ck_assert_ptr_nonnull(fs);
+  for (long i = 0; i < n; i++)
+    ck_assert_int_eq(cf_bridge_submit(b, pool, cf_test_task_identity, (void *)i,
+                                      on_done_cancel_tally, &c, &fs[i]),
+                     0);
+  int cancelled = 0;
+  for (long i = 0; i < n; i += 2)
+    cancelled += cf_future_cancel(fs[i]);
+  run_epoll(&c, 0, 60);
+  ck_assert_int_eq(c.done, (int)n);
+  ck_assert_int_eq(c.bad, 0);
+  ck_assert_int_eq(c.rescued, 0);
+  ck_assert_int_eq(c.status[0], cancelled);
+  ck_assert_int_eq(c.status[0] + c.status[1], (int)n);
+  for (long i = 0; i < n; i++)
+    cf_future_release(fs[i]);
+  free(fs);
+  ck_assert_int_eq(cf_bridge_free(b), 0);
+  ck_assert_int_eq(cf_executor_free(pool), 0);
+  ck_assert_int_eq(cf_test_count_fds(), fds);
+}
+END_TEST
+
 /* ---- the wake protocol under load: no completion is ever stranded ---- */
 
 typedef struct storm {
@@ -1008,6 +1056,7 @@ Suite *cf_bridge_suite(void) {
   tcase_add_test(tc, test_many_executors_one_bridge);
   tcase_add_test(tc, test_four_loops_one_pool);
   tcase_add_test(tc, test_wake_storm);
+  tcase_add_test(tc, test_submit_10k_cancel_half);
   suite_add_tcase(s, tc);
   return s;
 }
