@@ -253,7 +253,7 @@ static int measure_once(const bench_cfg *c, int workers, double *thr,
   for (int i = 0; i < workers && rc == 0 && c->process; i++)
     rc = submit_one(ex, c, W_NOOP, 0, &fs[i]);
   for (int i = 0; i < workers && fs[i] != NULL; i++) {
-    cf_future_wait(fs[i], -1);
+    cf_future_error(fs[i], -1);
     cf_future_release(fs[i]);
     fs[i] = NULL;
   }

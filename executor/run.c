@@ -960,7 +960,7 @@ static int run_main(int argc, char **argv) {
     }
     nsubmitted++;
     if (cf_future_on_done(f, job_done, j) != 0) {
-      cf_future_wait(f, -1);
+      cf_future_error(f, -1); /* waits, and orders the task's writes */
       job_done(f, j);
     }
     cf_future_release(f);

@@ -214,7 +214,10 @@ int ex_pool_prestart(cf_executor *ex, int n) {
   pthread_cond_broadcast(&g.cv);
   pthread_mutex_unlock(&g.mu);
   for (int i = 0; i < k; i++) {
-    cf_future_wait(fs[i], -1);
+    /* cf_future_error, not cf_future_wait: its acquire load of the state
+     * orders the task's last touch of the gate before the destroy below;
+     * cf_future_wait alone may return without one. */
+    cf_future_error(fs[i], -1);
     cf_future_release(fs[i]);
   }
   free(fs);
