@@ -51,6 +51,19 @@ static bool stats_match(void *p) {
                   (size_t)(w_), (size_t)(i_), (size_t)(q_), (size_t)(r_));     \
   } while (0)
 
+/* Waits for k tasks parked on gate g; on failure the message shows the
+ * pool's stats. */
+#define wait_arrivals(ex, g, k)                                                \
+  do {                                                                         \
+    bool ok_ = cf_test_gate_wait_arrivals((g), (k), cf_test_scale(10));        \
+    cf_executor_stats sa_ = stats_of(ex);                                      \
+    ck_assert_msg(ok_,                                                         \
+                  "%d of %d tasks started: workers %zu idle %zu queued %zu "   \
+                  "running %zu max_workers %zu",                               \
+                  cf_test_gate_arrivals(g), (int)(k), sa_.workers, sa_.idle,   \
+                  sa_.queued, sa_.running, sa_.max_workers);                   \
+  } while (0)
+
 /* ---- options ---- */
 
 START_TEST(test_options_defaults) {
@@ -242,7 +255,7 @@ START_TEST(test_saturation) {
   cf_future *fs[N];
   for (int i = 0; i < N; i++)
     ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[i]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, W, cf_test_scale(10)));
+  wait_arrivals(ex, &g, W);
   wait_stats(ex, W, 0, N - W, W);
   ck_assert_int_eq(cf_test_count_threads(), base + W);
   cf_executor_stats st = stats_of(ex);
@@ -318,7 +331,7 @@ START_TEST(test_stats_counters) {
   cf_test_gate_init(&g);
   cf_future *blocker = NULL, *ok = NULL, *bad = NULL, *gone = NULL;
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &blocker), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 1, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 1);
   ck_assert_int_eq(cf_submit(ex, cf_test_task_identity, NULL, &ok), 0);
   ck_assert_int_eq(
       cf_submit(ex, cf_test_task_fail, (void *)(intptr_t)CF_ETASK, &bad), 0);
@@ -369,7 +382,7 @@ START_TEST(test_bounded_queue_nonblock) {
   cf_test_gate_init(&g);
   cf_future *fs[3] = {NULL, NULL, NULL};
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[0]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 1, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 1);
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[1]), 0);
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[2]), 0);
   cf_future *extra = NULL;
@@ -410,7 +423,7 @@ START_TEST(test_bounded_queue_blocks) {
   cf_test_gate_init(&g);
   cf_future *a = NULL, *b = NULL;
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &a), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 1, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 1);
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &b), 0);
   blocked_submit bs = {ex, &g, 0, 1, NULL};
   pthread_t t;
@@ -436,7 +449,7 @@ START_TEST(test_bounded_queue_blocked_then_shutdown) {
   cf_test_gate_init(&g);
   cf_future *a = NULL, *b = NULL;
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &a), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 1, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 1);
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &b), 0);
   blocked_submit bs = {ex, &g, 0, 1, NULL};
   pthread_t t;
@@ -480,7 +493,7 @@ START_TEST(test_bounded_queue_worker_never_blocks) {
   worker_submit w = {ex, &go, 1, NULL};
   cf_future *outer = NULL, *filler = NULL;
   ck_assert_int_eq(cf_submit(ex, task_submit_when_full, &w, &outer), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&go, 1, cf_test_scale(10)));
+  wait_arrivals(ex, &go, 1);
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &filler), 0);
   cf_test_gate_open(&go); /* the queue is full now */
   ck_assert_int_eq(cf_future_wait(outer, cf_test_scale(10)), 0);
@@ -578,7 +591,7 @@ START_TEST(test_shutdown_cancel_futures) {
   atomic_int ran = 0, cancelled_cbs = 0;
   cf_future *running = NULL, *fs[Q];
   ck_assert_int_eq(cf_submit(ex, task_gate_then_token, &tt, &running), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 1, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 1);
   for (int i = 0; i < Q; i++) {
     ck_assert_int_eq(cf_submit(ex, cf_test_task_count, &ran, &fs[i]), 0);
     ck_assert_int_eq(cf_future_on_done(fs[i], cb_count, &cancelled_cbs), 0);
@@ -620,7 +633,7 @@ START_TEST(test_shutdown_wait_and_cancel) {
   cf_future *blockers[2], *fs[20];
   for (int i = 0; i < 2; i++)
     ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &blockers[i]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 2, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 2);
   for (int i = 0; i < 20; i++)
     ck_assert_int_eq(cf_submit(ex, cf_test_task_count, &ran, &fs[i]), 0);
   pthread_t t;
@@ -800,7 +813,7 @@ START_TEST(test_initializer_runs_per_worker) {
   cf_future *fs[6];
   for (int i = 0; i < 6; i++)
     ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[i]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 3, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 3);
   cf_test_gate_open(&g);
   for (int i = 0; i < 6; i++) {
     ck_assert_int_eq(cf_future_result(fs[i], cf_test_scale(10), NULL), 0);
@@ -875,13 +888,13 @@ START_TEST(test_resize_grow) {
   cf_future *fs[4];
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[0]), 0);
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[1]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 1, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 1);
   ck_assert_int_eq(cf_executor_resize(ex, 3), 0);
   ck_assert_uint_eq(stats_of(ex).max_workers, 3);
   /* New work may now start new workers, up to the new bound. */
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[2]), 0);
   ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[3]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 3, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 3);
   cf_executor_stats st = stats_of(ex);
   ck_assert_uint_eq(st.workers, 3);
   ck_assert_uint_eq(st.running, 3);
@@ -903,7 +916,7 @@ START_TEST(test_resize_shrink) {
   cf_future *fs[4];
   for (int i = 0; i < 4; i++)
     ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[i]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 4, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 4);
   ck_assert_int_eq(cf_executor_resize(ex, 1), 0);
   ck_assert_uint_eq(stats_of(ex).max_workers, 1);
   /* Busy workers retire when their task ends. */
@@ -919,7 +932,7 @@ START_TEST(test_resize_shrink) {
   cf_future *more[3];
   for (int i = 0; i < 3; i++)
     ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g2, &more[i]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g2, 1, cf_test_scale(10)));
+  wait_arrivals(ex, &g2, 1);
   cf_test_sleep_ms(30);
   cf_executor_stats st = stats_of(ex);
   ck_assert_uint_eq(st.running, 1);
@@ -943,7 +956,7 @@ START_TEST(test_resize_shrink_idle_at_once) {
   cf_future *fs[3];
   for (int i = 0; i < 3; i++)
     ck_assert_int_eq(cf_submit(ex, cf_test_task_gate, &g, &fs[i]), 0);
-  ck_assert(cf_test_gate_wait_arrivals(&g, 3, cf_test_scale(10)));
+  wait_arrivals(ex, &g, 3);
   cf_test_gate_open(&g);
   for (int i = 0; i < 3; i++) {
     ck_assert_int_eq(cf_future_wait(fs[i], cf_test_scale(10)), 0);
