@@ -6,13 +6,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <math.h>
 #include <poll.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -230,6 +236,60 @@ START_TEST(test_descriptor) {
   ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
   ck_assert(!fd_readable(fd));
   ck_assert_int_eq(cf_test_count_fds(), before + 1);
+  ck_assert_int_eq(cf_bridge_free(b), 0);
+  ck_assert_int_eq(cf_test_count_fds(), before);
+}
+END_TEST
+
+/* The pipe fallback: a seccomp filter (in this test's own process) makes
+ * eventfd fail with ENOSYS, as on a kernel without it. */
+static bool deny_eventfd(void) {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_eventfd2, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & 0xffff)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0;
+}
+
+START_TEST(test_pipe_fallback) {
+  if (!deny_eventfd())
+    return; /* no seccomp here: nothing to test */
+  ck_assert_int_lt(eventfd(0, EFD_CLOEXEC), 0);
+  int before = cf_test_count_fds();
+  cf_bridge *b = new_bridge();
+  ck_assert_int_eq(cf_test_count_fds(), before + 2); /* a pipe */
+  int fd = cf_bridge_fd(b);
+  ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+  ck_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+  static loop_ctx c;
+  ctx_init(&c, b, NULL);
+  enum { N = 10 };
+  cf_future *fs[N];
+  slot slots[N];
+  for (int i = 0; i < N; i++) {
+    fs[i] = new_future();
+    slots[i] = (slot){&c, i};
+    ck_assert_int_eq(cf_bridge_watch(b, fs[i], on_done_slot, &slots[i]), 0);
+  }
+  ck_assert(!fd_readable(fd));
+  for (int i = 0; i < N; i++)
+    ck_assert_int_eq(cf_future_set_result(fs[i], NULL), 0);
+  size_t ran;
+  for (int round = 0; round < 3; round++) {
+    ck_assert(fd_readable(fd));
+    ck_assert_int_eq(cf_bridge_dispatch(b, 4, &ran), 0);
+  }
+  ck_assert_uint_eq(ran, 2);
+  ck_assert(!fd_readable(fd));
+  ck_assert_int_eq(c.done, N);
+  for (int i = 0; i < N; i++) {
+    ck_assert_int_eq(c.order[i], i);
+    cf_future_release(fs[i]);
+  }
   ck_assert_int_eq(cf_bridge_free(b), 0);
   ck_assert_int_eq(cf_test_count_fds(), before);
 }
@@ -1025,6 +1085,7 @@ Suite *cf_bridge_suite(void) {
   cf_test_tcase_timeout(tc, 10);
   tcase_add_test(tc, test_null_arguments);
   tcase_add_test(tc, test_descriptor);
+  tcase_add_test(tc, test_pipe_fallback);
   tcase_add_test(tc, test_burst_one_wake);
   tcase_add_test(tc, test_dispatch_bound_and_order);
   tcase_add_test(tc, test_watch_done_and_user_futures);
