@@ -260,15 +260,17 @@ static void spin_for_work(struct thread_pool *p) {
   }
 }
 
-/* Moves a worker from one idle counter to another (NULL = none), adding
- * before removing so that it is never uncounted in between. */
+/* Moves a worker from one idle counter to another (NULL = none). Under
+ * the lock. It removes before it adds: a racy reader may briefly count one
+ * idle worker too few (and then decides under the lock) but never one too
+ * many, which could leave a task without a worker. */
 static void recount(atomic_int **counted, atomic_int *to) {
   if (*counted == to)
     return;
-  if (to != NULL)
-    atomic_fetch_add(to, 1);
   if (*counted != NULL)
     atomic_fetch_sub(*counted, 1);
+  if (to != NULL)
+    atomic_fetch_add(to, 1);
   *counted = to;
 }
 
@@ -344,8 +346,9 @@ static void *worker_main(void *arg) {
     else
       p->tail = NULL;
     f->in_queue = 0;
-    atomic_fetch_sub(&p->pending, 1);
+    /* Uncounted as idle before the task leaves pending: see pool_submit. */
     recount(&counted, NULL);
+    atomic_fetch_sub(&p->pending, 1);
     /* Tasks remain and someone sleeps: let them help. */
     if (p->head != NULL &&
         atomic_load(&p->nsleeping) > atomic_load(&p->nwaking)) {
@@ -469,12 +472,16 @@ static int pool_submit(cf_executor *ex, cf_future *f) {
 
   /* A worker that is asleep, spinning or starting will take a task each;
    * beyond those, start one more (Python's rule: no idle worker, start
-   * one). Both checks are racy reads, settled under the lock. */
+   * one). These are racy reads, settled under the lock, and ordered so
+   * that they never show more idle workers than there are: pending is read
+   * first, and a worker leaves the idle counts before its task leaves
+   * pending, so an idle count read afterwards is no older than it. */
+  size_t pending = atomic_load(&p->pending);
   int sleeping = atomic_load(&p->nsleeping);
   size_t idle = (size_t)(sleeping + atomic_load(&p->nspinning) +
                          atomic_load(&p->nstarting));
   if (sleeping > atomic_load(&p->nwaking) ||
-      (atomic_load(&p->pending) > idle &&
+      (pending > idle &&
        atomic_load_explicit(&p->nworkers, memory_order_relaxed) <
            p->max_workers)) {
     pthread_mutex_lock(&p->mu);
