@@ -17,9 +17,14 @@ pc=$(find "$prefix" -name cfutures.pc)
 libdir=$(dirname "$(dirname "$pc")")
 test -f "$prefix/include/cfutures.h"
 test -f "$libdir/libcfutures.a"
+# The SONAME carries the major version, or "0.minor" before 1.0.
+major=${version%%.*} minor=${version#*.}
+minor=${minor%%.*}
+abi=$major
+[ "$major" = 0 ] && abi=0.$minor
 soname=$(readelf -d "$libdir/libcfutures.so" | sed -n 's/.*SONAME.*\[\(.*\)\].*/\1/p')
-[ "$soname" = "libcfutures.so.${version%%.*}" ] ||
-  { echo "unexpected SONAME '$soname'"; exit 1; }
+[ "$soname" = "libcfutures.so.$abi" ] ||
+  { echo "unexpected SONAME '$soname' (want libcfutures.so.$abi)"; exit 1; }
 test -f "$libdir/$soname"
 test -f "$libdir/cmake/cfutures/cfuturesConfig.cmake"
 if [ -f "$build/executor/executor" ]; then
