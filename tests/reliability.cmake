@@ -1,0 +1,46 @@
+# Reliability: included from tests/CMakeLists.txt.
+#
+# cf_fault_tests: the fault-injection suites. Its link wraps the calls that
+# tests/fault_inject.c fails on demand; the library objects come from the
+# static archive, so the library's own calls are wrapped too.
+set(CF_FAULT_WRAPS malloc calloc realloc strdup pthread_create fork
+    pthread_cond_wait pthread_cond_timedwait pthread_cond_signal
+    pthread_cond_broadcast)
+set(CF_FAULT_LINK)
+foreach(sym ${CF_FAULT_WRAPS})
+  list(APPEND CF_FAULT_LINK "-Wl,--wrap=${sym}")
+endforeach()
+add_executable(cf_fault_tests fault_main.c fault_inject.c test_faults.c
+               harness.c)
+target_link_libraries(cf_fault_tests PRIVATE cfutures_static
+                      PkgConfig::CHECK Threads::Threads)
+target_link_options(cf_fault_tests PRIVATE ${CF_FAULT_LINK} -rdynamic)
+target_compile_definitions(cf_fault_tests PRIVATE _GNU_SOURCE)
+target_compile_options(cf_fault_tests PRIVATE ${CF_WARNINGS}
+                       -Wno-missing-prototypes)
+target_include_directories(cf_fault_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
+                           ${PROJECT_SOURCE_DIR}/lib)
+foreach(pair "faults;unit" "faults_fork;fork")
+  list(GET pair 0 name)
+  list(GET pair 1 label)
+  if(CF_SANITIZE STREQUAL "thread" AND label STREQUAL "fork")
+    continue()
+  endif()
+  add_test(NAME ${name} COMMAND cf_fault_tests ${name})
+  set_tests_properties(${name} PROPERTIES LABELS ${label} TIMEOUT 600)
+endforeach()
+
+# The frame decoder's fuzz target, replayed over the checked-in corpus and
+# seeded mutations of it, under every build. tests/fuzz/run.sh builds the
+# same target with libFuzzer (clang) for real fuzzing.
+add_executable(fuzz_wire_replay fuzz/fuzz_wire.c fuzz/replay.c
+               ${PROJECT_SOURCE_DIR}/lib/wire.c)
+target_include_directories(fuzz_wire_replay PRIVATE
+                           ${PROJECT_SOURCE_DIR}/include
+                           ${PROJECT_SOURCE_DIR}/lib)
+target_compile_definitions(fuzz_wire_replay PRIVATE _GNU_SOURCE)
+target_compile_options(fuzz_wire_replay PRIVATE ${CF_WARNINGS}
+                       -Wno-missing-prototypes)
+add_test(NAME fuzz_wire_replay
+         COMMAND fuzz_wire_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/wire)
+set_tests_properties(fuzz_wire_replay PROPERTIES LABELS unit TIMEOUT 300)
