@@ -90,13 +90,16 @@ def parse_args(argv):
                     help="comma-separated workload ids to run, e.g. W1,W2")
     ap.add_argument("--json", action="store_true",
                     help="print the aggregate as JSON instead of a table")
-    ap.add_argument("--timeout", type=float, default=300.0,
-                    help="seconds before one run of a command is killed")
+    ap.add_argument("--timeout", type=float, default=0.0,
+                    help="seconds before one run of a command is killed "
+                    "(default 120, or 60 with --quick)")
     ap.add_argument("--suites", default=os.path.join(HERE, "suites.txt"),
                     help="the registry (default: bench/suites.txt)")
     args = ap.parse_args(argv)
     if args.runs <= 0:
         args.runs = 3 if args.quick else 5
+    if args.timeout <= 0:
+        args.timeout = 60.0 if args.quick else 120.0
     return args
 
 
