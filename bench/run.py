@@ -367,8 +367,11 @@ def main(argv):
     records, failures = [], []
     failed = set()
     started = time.monotonic()
+    hung = set()
     for run in range(args.runs):
         for i, (wid, cmd, argv_cmd) in enumerate(commands):
+            if cmd in hung:
+                continue
             print("run %d/%d  [%d/%d] %s" % (run + 1, args.runs, i + 1,
                                              len(commands), cmd),
                   file=sys.stderr, flush=True)
@@ -376,6 +379,8 @@ def main(argv):
             records.extend(got)
             if err:
                 print("  -> %s" % err, file=sys.stderr, flush=True)
+                if err.startswith("timed out"):
+                    hung.add(cmd)  # once is enough to know
                 if cmd not in failed:
                     failed.add(cmd)
                     failures.append((wid, cmd, "run %d: %s" % (run + 1, err)))
