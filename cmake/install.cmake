@@ -62,9 +62,11 @@ install(FILES ${PROJECT_BINARY_DIR}/cfuturesConfig.cmake
         DESTINATION ${CF_INSTALL_CMAKEDIR})
 
 # pkg-config: the prefix is found from the .pc file's own place, so the
-# files stay right wherever the tree is installed.
+# files stay right wherever the tree is installed (cmake --install
+# --prefix). A system install into /usr, as distributions package it,
+# gets plain absolute paths.
 set(CF_PC_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
-if(IS_ABSOLUTE "${CF_PC_DIR}")
+if(IS_ABSOLUTE "${CF_PC_DIR}" OR CMAKE_INSTALL_PREFIX STREQUAL "/usr")
   set(CF_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
 else()
   file(RELATIVE_PATH CF_PC_UP "/${CF_PC_DIR}" "/")
