@@ -8,8 +8,17 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static double multiplier = 1.0;
 
@@ -23,8 +32,11 @@ double cf_test_scale(double seconds) {
   return seconds * multiplier;
 }
 
+static void watchdog_attach(TCase *tc, double seconds);
+
 void cf_test_tcase_timeout(TCase *tc, double seconds) {
   tcase_set_timeout(tc, cf_test_scale(seconds));
+  watchdog_attach(tc, cf_test_scale(seconds));
 }
 
 static int count_dir(const char *path) {
@@ -186,4 +198,253 @@ cf_executor *cf_test_pool(int max_workers) {
   ck_assert_int_eq(cf_thread_pool_new(&o, &ex), 0);
   ck_assert_ptr_nonnull(ex);
   return ex;
+}
+
+/* Watchdog and census -------------------------------------------------- */
+
+/* Check runs fixtures without telling them which TCase they belong to, so
+ * each distinct timeout gets a slot and a setup function of its own. */
+enum { WATCH_SLOTS = 16 };
+static double watch_seconds[WATCH_SLOTS];
+static int watch_nslots;
+static cf_test_census watch_base;
+
+static void put(const char *s) {
+  size_t n = strlen(s);
+  while (n > 0) {
+    ssize_t w = write(2, s, n);
+    if (w <= 0)
+      return;
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+static void put_num(long v) {
+  char b[24];
+  int i = (int)sizeof b - 1;
+  b[i] = '\0';
+  bool neg = v < 0;
+  unsigned long u = neg ? 0 - (unsigned long)v : (unsigned long)v;
+  do {
+    b[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u && i > 1);
+  if (neg)
+    b[--i] = '-';
+  put(b + i);
+}
+
+/* Copies a small /proc file to stderr (async-signal-safe). */
+static void put_file(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  char b[2048];
+  ssize_t n;
+  while ((n = read(fd, b, sizeof b)) > 0)
+    if (write(2, b, (size_t)n) < 0)
+      break;
+  close(fd);
+}
+
+/* Without gdb: each thread's name, state and kernel stack (where
+ * readable), from /proc, with raw getdents64 (opendir may allocate). */
+static void dump_proc_tasks(void) {
+  int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return;
+  char buf[4096];
+  long n;
+  while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < n;) {
+      unsigned short reclen;
+      memcpy(&reclen, buf + off + 16, sizeof reclen);
+      const char *name = buf + off + 19;
+      off += reclen;
+      if (name[0] == '.')
+        continue;
+      char path[96] = "/proc/self/task/";
+      strcat(path, name);
+      size_t base = strlen(path);
+      put("--- thread ");
+      put(name);
+      put(": ");
+      strcpy(path + base, "/stat");
+      put_file(path);
+      strcpy(path + base, "/wchan");
+      put("wchan: ");
+      put_file(path);
+      put("\n");
+      strcpy(path + base, "/stack");
+      put_file(path);
+    }
+  }
+  close(dfd);
+}
+
+static void watchdog_fire(int sig) {
+  (void)sig;
+  put("\n=== watchdog: test still running near its timeout; stacks of pid ");
+  put_num(getpid());
+  put(":\n");
+  char pid[16] = "";
+  long p = getpid();
+  int i = 15;
+  do {
+    pid[--i] = (char)('0' + p % 10);
+    p /= 10;
+  } while (p);
+  const char *pidstr = pid + i;
+  /* Let the child attach even where Yama restricts ptrace to ancestors. */
+  prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+  pid_t child = fork();
+  if (child == 0) {
+    dup2(2, 1);
+    execlp("gdb", "gdb", "-nx", "-batch", "-p", pidstr, "-ex",
+           "set pagination off", "-ex", "thread apply all bt", (char *)NULL);
+    _exit(127);
+  }
+  int status = 0;
+  if (child > 0)
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+      ;
+  if (child < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    dump_proc_tasks();
+  put("=== watchdog: aborting the test\n");
+  signal(SIGABRT, SIG_DFL);
+  raise(SIGABRT);
+}
+
+static void watchdog_arm(double seconds) {
+  /* Check scales its own timeouts by CK_TIMEOUT_MULTIPLIER. */
+  const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+  if (m != NULL && atof(m) > 0)
+    seconds *= atof(m);
+  unsigned at = (unsigned)(seconds * 0.8);
+  if (at < 1)
+    at = 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = watchdog_fire;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, NULL);
+  alarm(at);
+}
+
+static void watch_teardown(void) {
+  alarm(0);
+  char msg[256];
+  if (!cf_test_census_settle(&watch_base, 2, msg, sizeof msg)) {
+    put("census: ");
+    put(msg);
+    put("\n");
+  }
+}
+
+#define WATCH_SETUP(i)                                                         \
+  static void watch_setup_##i(void) {                                          \
+    cf_test_census_take(&watch_base);                                          \
+    watchdog_arm(watch_seconds[i]);                                            \
+  }
+WATCH_SETUP(0)
+WATCH_SETUP(1)
+WATCH_SETUP(2)
+WATCH_SETUP(3)
+WATCH_SETUP(4)
+WATCH_SETUP(5)
+WATCH_SETUP(6)
+WATCH_SETUP(7)
+WATCH_SETUP(8)
+WATCH_SETUP(9)
+WATCH_SETUP(10)
+WATCH_SETUP(11)
+WATCH_SETUP(12)
+WATCH_SETUP(13)
+WATCH_SETUP(14)
+WATCH_SETUP(15)
+static void (*const watch_setups[WATCH_SLOTS])(void) = {
+    watch_setup_0,  watch_setup_1,  watch_setup_2,  watch_setup_3,
+    watch_setup_4,  watch_setup_5,  watch_setup_6,  watch_setup_7,
+    watch_setup_8,  watch_setup_9,  watch_setup_10, watch_setup_11,
+    watch_setup_12, watch_setup_13, watch_setup_14, watch_setup_15};
+
+/* Only where Check forks each test: without fork a test's SIGALRM would
+ * outlive it, and aborting would end every test of the run. */
+static void watchdog_attach(TCase *tc, double seconds) {
+  const char *fork_mode = getenv("CK_FORK");
+  if (fork_mode != NULL && strcmp(fork_mode, "no") == 0)
+    return;
+  int slot = -1;
+  for (int i = 0; i < watch_nslots; i++)
+    if (watch_seconds[i] == seconds)
+      slot = i;
+  if (slot < 0 && watch_nslots < WATCH_SLOTS) {
+    slot = watch_nslots++;
+    watch_seconds[slot] = seconds;
+  }
+  if (slot >= 0)
+    tcase_add_checked_fixture(tc, watch_setups[slot], watch_teardown);
+}
+
+int cf_test_count_children(void) {
+  /* Children of every thread of this process. */
+  int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return -1;
+  DIR *d = fdopendir(dfd);
+  if (d == NULL) {
+    close(dfd);
+    return -1;
+  }
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    char path[320];
+    snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+      continue;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1)
+      n++;
+    fclose(f);
+  }
+  closedir(d);
+  return n;
+}
+
+void cf_test_census_take(cf_test_census *c) {
+  c->fds = cf_test_count_fds();
+  c->threads = cf_test_count_threads();
+  c->children = cf_test_count_children();
+  c->shm = count_dir("/dev/shm");
+}
+
+bool cf_test_census_settle(const cf_test_census *base, double timeout,
+                           char *msg, size_t msglen) {
+  uint64_t start = cf_now_ns();
+  cf_test_census now;
+  for (;;) {
+    cf_test_census_take(&now);
+    bool same = now.fds == base->fds && now.threads <= base->threads &&
+                now.children <= base->children && now.shm <= base->shm;
+    if (same) {
+      if (msg != NULL && msglen > 0)
+        msg[0] = '\0';
+      return true;
+    }
+    if (cf_test_elapsed(start) > cf_test_scale(timeout))
+      break;
+    cf_test_sleep_ms(5);
+  }
+  if (msg != NULL)
+    snprintf(msg, msglen,
+             "fds %d -> %d, threads %d -> %d, children %d -> %d, "
+             "/dev/shm %d -> %d",
+             base->fds, now.fds, base->threads, now.threads, base->children,
+             now.children, base->shm, now.shm);
+  return false;
 }

@@ -83,3 +83,27 @@ bool cf_test_poll(bool (*pred)(void *), void *ctx, double timeout);
 cf_executor *cf_test_pool(int max_workers);
 
 #endif
+
+/* Watchdog and census ---------------------------------------------------
+ * cf_test_tcase_timeout also arms a watchdog in each test's process: a
+ * test still running at 80% of its timeout has every thread's stack
+ * dumped on stderr (gdb, or /proc when gdb is missing) and is aborted, so
+ * a hang fails with its stacks instead of a bare timeout. The same fixture
+ * takes a census before each test and prints a warning when descriptors,
+ * threads or child processes are not back at that baseline afterwards. */
+
+/* What a test process holds: counts from /proc. */
+typedef struct cf_test_census {
+  int fds;
+  int threads;
+  int children; /* live or unreaped children of this process */
+  int shm;      /* entries in /dev/shm (the library should add none) */
+} cf_test_census;
+
+void cf_test_census_take(cf_test_census *c);
+/* True when the process is back at base: waits up to timeout seconds
+ * (scaled) for threads and children to go; writes what differs to msg. */
+bool cf_test_census_settle(const cf_test_census *base, double timeout,
+                           char *msg, size_t msglen);
+/* Children (live or zombie) of this process. */
+int cf_test_count_children(void);

@@ -649,7 +649,13 @@ START_TEST(test_rlimit_nofile) {
                   "created but its task never completes\n",
                   (int)rl.rlim_cur, extra);
           ck_assert_msg(!known_bugs(), "extra=%d: task hung", extra);
-          rc = 0;
+          /* cf_executor_free would hang as well (in pool_shutdown): leave
+           * this pool behind and count from what is open now. */
+          cf_future_release(f);
+          ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl0), 0);
+          fds0 = cf_test_count_fds();
+          kids0 = count_children();
+          continue;
         }
         cf_future_release(f);
       }
@@ -681,7 +687,7 @@ END_TEST
 /* Waits of every kind while condition waits wake spuriously and notifies
  * come late: no early return, no hang, every result right. */
 START_TEST(test_spurious_wakeups) {
-  long rounds = cf_test_stress_count(4000);
+  long rounds = cf_test_stress_count(20000);
   cf_executor *ex = cf_test_pool(4);
   cf_fi_spurious(true);
   long spurious0 = cf_fi_spurious_count();
