@@ -557,7 +557,10 @@ static void halt_check_locked(const job *j) {
 
 static void job_done(cf_future *f, void *ud) {
   job *j = ud;
-  (void)f;
+  /* An acquire load of the done state: when cf_future_on_done finds the
+   * future done and runs this at once, on the main thread, nothing else
+   * orders the worker's writes to *j before the reads below. */
+  (void)cf_future_done(f);
   pthread_mutex_lock(&g.mu);
   j->finished = 1;
   if (!j->skipped) {
