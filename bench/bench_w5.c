@@ -182,6 +182,8 @@ static void floor_pipe(long n64, long nmib) {
   fcntl(b[1], F_SETPIPE_SZ, (int)sz);
   pid_t pid = fork();
   if (pid == 0) {
+    close(a[1]); /* so that the parent's close is our end of file */
+    close(b[0]);
     unsigned char *buf = malloc(sz);
     uint32_t len;
     for (;;) {
