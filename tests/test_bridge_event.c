@@ -185,17 +185,25 @@ START_TEST(test_event_free_in_flight) {
                                       task_sleepy, (void *)i, on_done, &c,
                                       NULL),
                      0);
+  /* One that is surely still in flight at the free, however slow the box. */
+  cf_future *user;
+  ck_assert_int_eq(cf_future_new(&user), 0);
+  ck_assert_int_eq(
+      cf_bridge_watch(cf_event_bridge_get(c.eb), user, on_done, &c), 0);
   ctx_run(&c);
-  ck_assert_int_eq(c.done, 50);
+  ck_assert_int_eq(c.done, 51);
   ck_assert_int_eq(c.status[0], 0);
   int cancelled = 0;
-  for (int i = 1; i < 50; i++) {
+  for (int i = 1; i < 51; i++) {
     ck_assert(c.status[i] == 0 || c.status[i] == CF_ECANCELED);
     cancelled += c.status[i] == CF_ECANCELED;
   }
   ck_assert_int_ge(cancelled, 1);
   ck_assert_int_eq(cf_executor_free(pool), 0);
-  ck_assert_int_eq(c.done, 50);
+  /* Late completions after the bridge is gone run nothing. */
+  ck_assert_int_eq(cf_future_set_result(user, NULL), 0);
+  cf_future_release(user);
+  ck_assert_int_eq(c.done, 51);
 }
 END_TEST
 
