@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -915,6 +916,79 @@ START_TEST(test_futures_work_with_wait_and_callbacks) {
 }
 END_TEST
 
+static void on_alarm(int sig) {}
+
+START_TEST(test_signal_storm) {
+  /* Every blocking call of the pool's threads sees EINTR, often. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm; /* no SA_RESTART */
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval it = {{0, 200}, {0, 200}};
+  setitimer(ITIMER_REAL, &it, NULL);
+  cf_executor *ex = pool_of(2);
+  size_t big = 300000;
+  unsigned char *in = malloc(big);
+  memset(in, 9, big);
+  cf_future *fs[400];
+  for (int i = 0; i < 400; i++)
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, in, i % 10 ? 64 : big, &fs[i]),
+                     0);
+  for (int i = 0; i < 400; i++) {
+    size_t n;
+    ck_assert_int_eq(cf_future_bytes(fs[i], 60, NULL, &n), 0);
+    ck_assert_uint_eq(n, i % 10 ? 64 : big);
+    cf_future_release(fs[i]);
+  }
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  free(in);
+  ck_assert(zombies_none());
+}
+END_TEST
+
+START_TEST(test_workers_die_with_their_parent) {
+  int pfd[2];
+  ck_assert_int_eq(pipe(pfd), 0);
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    close(pfd[0]);
+    cf_executor *ex = pool_of(2);
+    cf_future *f[2];
+    double ms = 60000;
+    for (int i = 0; i < 2; i++)
+      cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, &f[i]);
+    int pids[4] = {0};
+    for (int i = 0; i < 5000 && cf_process_pool_pids(ex, pids, 4) < 2; i++)
+      cf_test_sleep_ms(1);
+    cf_test_sleep_ms(50);
+    if (write(pfd[1], pids, sizeof pids) != (ssize_t)sizeof pids)
+      _exit(1);
+    for (;;)
+      pause();
+  }
+  close(pfd[1]);
+  int pids[4];
+  ck_assert_int_eq(read(pfd[0], pids, sizeof pids), (ssize_t)sizeof pids);
+  close(pfd[0]);
+  ck_assert_int_gt(pids[0], 0);
+  ck_assert_int_gt(pids[1], 0);
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  /* Their channel reaches end of file; the zygote kills them and exits. */
+  int alive = 2;
+  for (int i = 0; i < 2000 && alive > 0; i++) {
+    alive = 0;
+    for (int k = 0; k < 2; k++)
+      alive += kill(pids[k], 0) == 0;
+    cf_test_sleep_ms(1);
+  }
+  ck_assert_int_eq(alive, 0);
+}
+END_TEST
+
 /* The wire --------------------------------------------------------------- */
 
 #include "wire.h"
@@ -1160,6 +1234,8 @@ Suite *cf_process_pool_suite(void) {
   tcase_add_test(tc, test_host_ignores_sigchld);
   tcase_add_test(tc, test_created_among_busy_threads);
   tcase_add_test(tc, test_create_destroy_cycles);
+  tcase_add_test(tc, test_signal_storm);
+  tcase_add_test(tc, test_workers_die_with_their_parent);
   tcase_add_test(tc, test_result_100mib);
   tcase_add_test(tc, test_ten_thousand);
   suite_add_tcase(s, tc);
