@@ -259,14 +259,16 @@ uint64_t cf__future_run_started(cf_future *f) {
   return now;
 }
 
-/* Sets a flag unless f is done; under the stripe lock. */
+/* Sets a flag unless f is done; under the stripe lock. Seeing the done
+ * state is an acquire, so a caller told "done" sees the outcome and
+ * everything the task wrote before it completed. */
 static bool flag_unless_done(cf_future *f, uint32_t flag) {
-  uint32_t old = atomic_load_explicit(&f->state, memory_order_relaxed);
+  uint32_t old = atomic_load_explicit(&f->state, memory_order_acquire);
   do {
     if ((old & CF__STATE_MASK) >= CF_FINISHED)
       return false;
   } while (!atomic_compare_exchange_weak_explicit(
-      &f->state, &old, old | flag, memory_order_relaxed, memory_order_relaxed));
+      &f->state, &old, old | flag, memory_order_relaxed, memory_order_acquire));
   return true;
 }
 
