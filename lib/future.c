@@ -268,7 +268,7 @@ static bool flag_unless_done(cf_future *f, uint32_t flag) {
     if ((old & CF__STATE_MASK) >= CF_FINISHED)
       return false;
   } while (!atomic_compare_exchange_weak_explicit(
-      &f->state, &old, old | flag, memory_order_relaxed, memory_order_acquire));
+      &f->state, &old, old | flag, memory_order_acquire, memory_order_acquire));
   return true;
 }
 

@@ -984,6 +984,42 @@ START_TEST(test_request_cancel_pending_pool_future) {
 }
 END_TEST
 
+/* What a task writes is visible to whoever learns the future is done:
+ * a wait that returns 0, or a done callback run at once by on_done. Under
+ * ThreadSanitizer a missing acquire shows as a data race here. */
+static int task_write_flag(void *arg, void **result) {
+  *(int *)arg = 1;
+  *result = NULL;
+  return 0;
+}
+
+static void cb_read_flag(cf_future *f, void *userdata) {
+  (void)f;
+  ck_assert_int_eq(*(int *)userdata, 1);
+}
+
+START_TEST(test_done_publishes_task_writes) {
+  enum { ROUNDS = 2000 };
+  cf_executor *ex = cf_test_pool(2);
+  static int flags[ROUNDS], flags2[ROUNDS];
+  for (int i = 0; i < ROUNDS; i++) {
+    cf_future *f = NULL, *g = NULL;
+    ck_assert_int_eq(cf_submit(ex, task_write_flag, &flags[i], &f), 0);
+    ck_assert_int_eq(cf_submit(ex, task_write_flag, &flags2[i], &g), 0);
+    if (i % 3 == 0)
+      cf_test_sleep_ms(0.005 * (i % 7));
+    /* One learns it from on_done (registered, or run at once when the
+     * task has finished), the other from a plain wait. */
+    ck_assert_int_eq(cf_future_on_done(f, cb_read_flag, &flags[i]), 0);
+    ck_assert_int_eq(cf_future_wait(g, cf_test_scale(10)), 0);
+    ck_assert_int_eq(flags2[i], 1);
+    cf_future_release(f);
+    cf_future_release(g);
+  }
+  cf_executor_free(ex);
+}
+END_TEST
+
 Suite *cf_future_suite(void) {
   Suite *s = suite_create("future");
   TCase *tc = tcase_create("user");
@@ -1037,6 +1073,7 @@ Suite *cf_future_suite(void) {
   tcase_add_test(tc, test_request_cancel_running_task);
   tcase_add_test(tc, test_unrequested_ecanceled_is_failure);
   tcase_add_test(tc, test_request_cancel_pending_pool_future);
+  tcase_add_test(tc, test_done_publishes_task_writes);
   suite_add_tcase(s, tc);
   return s;
 }
