@@ -151,6 +151,7 @@ struct worker {
   bool send_dead;  /* a write failed: the death report is coming */
   int kill_reason;
   int kill_sig;
+  uint64_t kill_id; /* the task a timeout or cancel killed it for */
   unsigned sent;
   struct tlist fl; /* in flight, oldest (running) first */
   uint64_t head_start;
@@ -1133,6 +1134,7 @@ static void kill_worker_locked(struct worker *w, int reason, int sig) {
   if (w->kill_reason == K_NONE) {
     w->kill_reason = reason;
     w->kill_sig = sig;
+    w->kill_id = w->fl.head != NULL ? w->fl.head->id : 0;
   }
   w->retiring = true;
   if (w->pidfd >= 0)
@@ -1355,8 +1357,13 @@ static void worker_exited_locked(struct pool *p, int slot, int status,
   struct task *t = tl_pop(&w->fl);
   if (t != NULL) {
     char m[480];
+    bool aimed = w->kill_reason == K_TIMEOUT || w->kill_reason == K_CANCEL;
     if (p->broken) {
       fail_task(p, t, CF_EBROKEN, p->broken_msg, done);
+    } else if (aimed && t->id != w->kill_id) {
+      /* The task the kill was aimed at finished just before it landed:
+       * this one had barely started, through no fault of its own. */
+      requeue_locked(p, t, done);
     } else if (w->kill_reason == K_TIMEOUT) {
       snprintf(m, sizeof m, "task timed out after %.3f s; %s",
                (double)t->timeout_ns / 1e9, why);

@@ -239,7 +239,9 @@ typedef struct cf_map_bytes cf_map_bytes;
 
 typedef struct cf_map_bytes_options {
   /* Items sent to a worker as one task (Python's chunksize): fewer round
-   * trips for small items. 0 or 1 = one task per item. */
+   * trips for small items. 0 or 1 = one task per item. With chunks, an
+   * item's cf_task_set_message is not carried back (its code is), and a
+   * task timeout applies to the whole chunk. */
   size_t chunksize;
   /* Most chunks submitted and not yet consumed; 0 = 2 x max_workers. */
   size_t buffersize;
