@@ -218,6 +218,7 @@ int main(int argc, char **argv) {
     }
   } else {
     printf("serving on 127.0.0.1:%d\n", port);
+    fflush(stdout);
   }
   event_base_dispatch(base);
   event_free(ticker);

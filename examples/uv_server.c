@@ -239,6 +239,7 @@ int main(int argc, char **argv) {
     }
   } else {
     printf("serving on 127.0.0.1:%d\n", port);
+    fflush(stdout);
   }
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
