@@ -2154,7 +2154,10 @@ int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn, const cf_bytes *items,
   m->n = n;
   m->chunksize = o.chunksize > 1 ? o.chunksize : 1;
   m->nchunks = (n + m->chunksize - 1) / m->chunksize;
-  m->window = o.buffersize ? o.buffersize : 2 * (size_t)p->o.max_workers;
+  /* Single items are small tasks: keep every worker's pipeline full. */
+  m->window = o.buffersize ? o.buffersize
+                           : 2 * (size_t)p->o.max_workers *
+                                 (m->chunksize == 1 ? p->o.pipeline_depth : 1);
   m->deadline = deadline;
   m->fs = calloc(m->window, sizeof *m->fs);
   m->sub_err = calloc(m->window, sizeof *m->sub_err);

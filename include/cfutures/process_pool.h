@@ -243,7 +243,8 @@ typedef struct cf_map_bytes_options {
    * item's cf_task_set_message is not carried back (its code is), and a
    * task timeout applies to the whole chunk. */
   size_t chunksize;
-  /* Most chunks submitted and not yet consumed; 0 = 2 x max_workers. */
+  /* Most chunks submitted and not yet consumed; 0 = 2 x max_workers
+   * (x pipeline_depth when chunksize is 1). */
   size_t buffersize;
   /* Deadline for the whole map, from cf_map_bytes_new; negative = none. */
   double timeout;
