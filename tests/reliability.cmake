@@ -44,3 +44,9 @@ target_compile_options(fuzz_wire_replay PRIVATE ${CF_WARNINGS}
 add_test(NAME fuzz_wire_replay
          COMMAND fuzz_wire_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/wire)
 set_tests_properties(fuzz_wire_replay PROPERTIES LABELS unit TIMEOUT 300)
+
+# The security suite runs the executor program when it is built.
+if(CF_BUILD_EXECUTOR AND EXISTS ${PROJECT_SOURCE_DIR}/executor/CMakeLists.txt)
+  target_compile_definitions(cf_tests PRIVATE
+                             CF_TEST_EXECUTOR="$<TARGET_FILE:executor>")
+endif()

@@ -24,3 +24,4 @@ CF_SUITE(bridge_event, unit)
 #endif
 CF_SUITE(stress, stress)
 CF_SUITE(process_pool, fork)
+CF_SUITE(security, fork)
