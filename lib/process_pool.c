@@ -35,14 +35,17 @@
  * later ones never started and are queued again. Writes to workers use
  * MSG_NOSIGNAL; EPIPE only means the death report is on its way.
  *
- * Payloads above shm_threshold travel in shared memory: each worker has
- * up to four regions per direction (memfd, sealed against shrinking,
- * mapped by both ends, passed once with SCM_RIGHTS), reused while free: a
- * flag in a region's first cache line says the receiver has not finished
- * with it; when all four are busy the payload goes through the socket. A
- * worker hands its task an output buffer that already lives in a free
- * region (buffer_priv.h), so a large result is not copied on its way out;
- * the pool copies it once, into the future.
+ * Payloads above shm_threshold travel in shared memory (memfd, sealed
+ * against shrinking, never a named path; a descriptor is passed to a
+ * worker once, with SCM_RIGHTS). Task payloads: cf_submit_bytes copies the
+ * caller's bytes once, straight into one of the pool's 16 regions, which
+ * the task owns until it is done, so a task sent again after a crash still
+ * has them; with all 16 taken the bytes go through the socket. Results: a
+ * worker has four regions of its own, reused while free (a flag in a
+ * region's first cache line says the pool has not copied it out yet), and
+ * hands its task an output buffer that already lives in a free one
+ * (buffer_priv.h), so a large result is not copied on its way out; the
+ * pool copies it once, into the future.
  *
  * LOCKING. One mutex, pool.mu, guards the queue, the worker table (every
  * field of struct worker, including its output buffer, so any thread that
@@ -85,7 +88,9 @@
 #define SHM_HDR 64
 /* Regions above this size are dropped after one use rather than kept. */
 #define SHM_KEEP_MAX ((size_t)16 << 20)
-#define MAX_RX_FDS 8
+#define MAX_RX_FDS 32
+/* Descriptors sent with one sendmsg; the receiver takes up to MAX_RX_FDS. */
+#define MAX_PEND_FDS 8
 #define READ_CHUNK ((size_t)64 << 10)
 
 /* Kernel interfaces called directly so that older C libraries build. */
@@ -115,6 +120,8 @@ struct task {
   unsigned crashes;
   bool in_queue;
   bool cancel_req;
+  int preg;               /* the pool region holding the payload, or -1 */
+  unsigned char *payload; /* data, or in that region */
   /* The outcome, filled under pool.mu and applied unlocked. */
   int out_state, out_err;
   void *out_value;
@@ -157,13 +164,13 @@ struct worker {
   uint64_t head_start;
   unsigned char *obuf;
   size_t olen, ooff, ocap;
-  int pend_fds[CF__WIRE_SLOTS];
+  int pend_fds[MAX_PEND_FDS];
   int npend;
+  uint16_t known; /* the pool regions whose descriptor it has */
   unsigned char *ibuf;
   size_t ilen, icap;
   int rfds[MAX_RX_FDS];
   int nrfds;
-  struct region in_reg[CF__WIRE_SLOTS];  /* ours: task payloads */
   struct region out_reg[CF__WIRE_SLOTS]; /* the worker's: results */
 };
 
@@ -174,6 +181,11 @@ struct pool {
   pthread_mutex_t mu;
   pthread_cond_t done_cv;
   struct tlist queue;
+  /* Regions for large task payloads: written once at submit, owned by
+   * their task until it is done (a task sent again after a crash still
+   * has its bytes), mapped by every worker that ran one. */
+  struct region preg[CF__WIRE_TASK_SLOTS];
+  bool preg_used[CF__WIRE_TASK_SLOTS];
   struct worker *ws;
   int nslots;
   int ep, evfd, ctl;
@@ -370,13 +382,13 @@ static int region_pick(struct region *rs) {
   return empty;
 }
 
-static void regions_drop(struct region *rs) {
-  for (int i = 0; i < CF__WIRE_SLOTS; i++)
+static void regions_drop(struct region *rs, int n) {
+  for (int i = 0; i < n; i++)
     region_drop(&rs[i]);
 }
 
-static void regions_reset(struct region *rs) {
-  for (int i = 0; i < CF__WIRE_SLOTS; i++) {
+static void regions_reset(struct region *rs, int n) {
+  for (int i = 0; i < n; i++) {
     rs[i].fd = -1;
     rs[i].map = NULL;
     rs[i].size = 0;
@@ -433,7 +445,7 @@ struct wctx {
   int rfds[MAX_RX_FDS];
   int nrfds;
   int pend_fd;
-  struct region in_reg[CF__WIRE_SLOTS], out_reg[CF__WIRE_SLOTS];
+  struct region in_reg[CF__WIRE_TASK_SLOTS], out_reg[CF__WIRE_SLOTS];
   cf_buffer out;
   int statm;
   unsigned done;
@@ -598,11 +610,8 @@ static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
   int rc = df->err;
   char *msg = df->msg;
   df->msg = NULL;
-  if (shm) {
-    atomic_store_explicit(region_busy(reg), 0, memory_order_release);
-    if (reg->size > SHM_KEEP_MAX)
-      region_drop(reg);
-  }
+  if (shm && reg->size > SHM_KEEP_MAX)
+    region_drop(reg); /* the pool drops it too once the task is done */
   c->done++;
   struct cf__wire_hdr r = {.magic = CF__WIRE_MAGIC,
                            .version = CF__WIRE_VERSION,
@@ -722,8 +731,8 @@ static _Noreturn void worker_main(const struct pool *p, int sock) {
   c.sock = sock;
   c.pend_fd = -1;
   c.statm = -1;
-  regions_reset(c.in_reg);
-  regions_reset(c.out_reg);
+  regions_reset(c.in_reg, CF__WIRE_TASK_SLOTS);
+  regions_reset(c.out_reg, CF__WIRE_SLOTS);
   c.df = cf__future_alloc(NULL, trampoline, NULL);
   if (c.df == NULL)
     _exit(70);
@@ -979,7 +988,7 @@ static void worker_flush_locked(struct pool *p, int slot) {
     m.msg_iovlen = 1;
     union {
       struct cmsghdr h;
-      char b[CMSG_SPACE(sizeof(int) * CF__WIRE_SLOTS)];
+      char b[CMSG_SPACE(sizeof(int) * MAX_PEND_FDS)];
     } cm;
     if (w->npend > 0) {
       memset(&cm, 0, sizeof cm);
@@ -1019,23 +1028,18 @@ static int encode_task_locked(struct pool *p, struct worker *w,
   h.len = t->len;
   h.aux = (uint64_t)(uintptr_t)t->fn;
   size_t plen = t->len;
-  int slot = t->len > p->o.shm_threshold && w->npend < CF__WIRE_SLOTS
-                 ? region_pick(w->in_reg)
-                 : -1;
-  if (slot >= 0) {
-    struct region *r = &w->in_reg[slot];
-    bool newfd;
-    if (region_ensure(r, SHM_HDR + t->len, &newfd) == 0) {
-      memcpy(r->map + SHM_HDR, t->data, t->len);
-      atomic_store_explicit(region_busy(r), 1, memory_order_relaxed);
-      h.flags |= CF__WF_SHM | (uint16_t)(slot << CF__WF_SLOT_SHIFT);
-      h.region = r->size;
-      if (newfd) {
-        h.flags |= CF__WF_NEWFD;
-        w->pend_fds[w->npend++] = r->fd;
-      }
-      plen = 0;
+  int slot = t->preg;
+  uint16_t bit = slot >= 0 ? (uint16_t)(1u << slot) : 0;
+  if (slot >= 0 && ((w->known & bit) || w->npend < MAX_PEND_FDS)) {
+    struct region *r = &p->preg[slot];
+    h.flags |= CF__WF_SHM | (uint16_t)(slot << CF__WF_SLOT_SHIFT);
+    h.region = r->size;
+    if (!(w->known & bit)) {
+      h.flags |= CF__WF_NEWFD;
+      w->pend_fds[w->npend++] = r->fd;
+      w->known |= bit;
     }
+    plen = 0;
   }
   int rc = buf_reserve(&w->obuf, &w->ocap, w->olen + CF__WIRE_HDR_SIZE + plen);
   if (rc != 0)
@@ -1043,7 +1047,7 @@ static int encode_task_locked(struct pool *p, struct worker *w,
   cf__wire_encode(w->obuf + w->olen, &h);
   w->olen += CF__WIRE_HDR_SIZE;
   if (plen) {
-    memcpy(w->obuf + w->olen, t->data, plen);
+    memcpy(w->obuf + w->olen, t->payload, plen);
     w->olen += plen;
   }
   return 0;
@@ -1102,8 +1106,46 @@ static bool dispatch_locked(struct pool *p) {
 /* Parent side: outcomes                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* A pool region for a payload of len bytes, now owned by the caller: a
+ * free one big enough, else a free one grown, else a new one; -1 if all
+ * are taken (the payload then travels through the socket). */
+static int preg_take_locked(struct pool *p, size_t len) {
+  int best = -1;
+  for (int i = 0; i < CF__WIRE_TASK_SLOTS; i++) {
+    if (p->preg_used[i])
+      continue;
+    if (p->preg[i].map != NULL && p->preg[i].size >= SHM_HDR + len) {
+      best = i;
+      break;
+    }
+    if (best < 0 || p->preg[i].map != NULL)
+      best = i;
+  }
+  bool newfd;
+  if (best < 0 || region_ensure(&p->preg[best], SHM_HDR + len, &newfd) != 0)
+    return -1;
+  p->preg_used[best] = true;
+  return best;
+}
+
+static void preg_release_locked(struct pool *p, struct task *t) {
+  int i = t->preg;
+  if (i < 0)
+    return;
+  t->preg = -1;
+  p->preg_used[i] = false;
+  if (p->preg[i].size > SHM_KEEP_MAX) {
+    /* Too big to keep: the workers drop their mappings after one use and
+     * will need the next region's descriptor. */
+    region_drop(&p->preg[i]);
+    for (int k = 0; k < p->nslots; k++)
+      p->ws[k].known &= (uint16_t) ~(1u << i);
+  }
+}
+
 static void set_outcome(struct pool *p, struct task *t, int state, int err,
                         void *value, char *msg, struct tlist *done) {
+  preg_release_locked(p, t);
   t->out_state = state;
   t->out_err = err;
   t->out_value = value;
@@ -1325,15 +1367,13 @@ static void worker_release_locked(struct pool *p, struct worker *w) {
   close_fd(&w->pidfd);
   for (int i = 0; i < w->nrfds; i++)
     close(w->rfds[i]);
-  regions_drop(w->in_reg);
-  regions_drop(w->out_reg);
+  regions_drop(w->out_reg, CF__WIRE_SLOTS);
   free(w->obuf);
   free(w->ibuf);
   memset(w, 0, sizeof *w);
   w->st = W_FREE;
   w->sock = w->pidfd = -1;
-  regions_reset(w->in_reg);
-  regions_reset(w->out_reg);
+  regions_reset(w->out_reg, CF__WIRE_SLOTS);
 }
 
 /* The zygote reported that the worker in slot died. */
@@ -1484,8 +1524,7 @@ static void spawn_locked(struct pool *p, int slot) {
     memset(&p->ws[slot], 0, sizeof p->ws[slot]);
     p->ws[slot].st = W_SPAWNING;
     p->ws[slot].sock = p->ws[slot].pidfd = -1;
-    regions_reset(p->ws[slot].in_reg);
-    regions_reset(p->ws[slot].out_reg);
+    regions_reset(p->ws[slot].out_reg, CF__WIRE_SLOTS);
   }
 }
 
@@ -1660,6 +1699,7 @@ void cf_process_pool_options_init(cf_process_pool_options *o) {
 }
 
 static void pool_free_mem(struct pool *p) {
+  regions_drop(p->preg, CF__WIRE_TASK_SLOTS);
   free(p->ws);
   free(p->zpids);
   free(p->zpidfds);
@@ -1692,6 +1732,7 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
   p->base.vt = &pool_vt;
   p->o = o;
   p->ep = p->evfd = p->ctl = -1;
+  regions_reset(p->preg, CF__WIRE_TASK_SLOTS);
   pthread_mutex_init(&p->mu, NULL);
   cf__cond_init(&p->done_cv);
   p->nslots = 2 * o.max_workers;
@@ -1711,8 +1752,7 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
   p->o.initargs = NULL;
   for (int i = 0; i < p->nslots; i++) {
     p->ws[i].sock = p->ws[i].pidfd = -1;
-    regions_reset(p->ws[i].in_reg);
-    regions_reset(p->ws[i].out_reg);
+    regions_reset(p->ws[i].out_reg, CF__WIRE_SLOTS);
   }
   int sv[2];
   int rc = 0;
@@ -1772,19 +1812,38 @@ int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn, const void *data,
     return CF_EINVAL;
   if (len > p->o.max_payload)
     return CF_ETOOBIG;
-  struct task *t = malloc(sizeof *t + len);
-  if (t == NULL)
+  /* A large payload is copied once, straight into shared memory, outside
+   * the lock. */
+  int preg = -1;
+  if (len > p->o.shm_threshold) {
+    pthread_mutex_lock(&p->mu);
+    preg = preg_take_locked(p, len);
+    pthread_mutex_unlock(&p->mu);
+  }
+  struct task *t = malloc(sizeof *t + (preg >= 0 ? 0 : len));
+  if (t == NULL) {
+    if (preg >= 0) {
+      pthread_mutex_lock(&p->mu);
+      p->preg_used[preg] = false;
+      pthread_mutex_unlock(&p->mu);
+    }
     return CF_ENOMEM;
+  }
   memset(t, 0, sizeof *t);
   t->fn = fn;
   t->len = len;
+  t->preg = preg;
+  t->payload = preg >= 0 ? p->preg[preg].map + SHM_HDR : t->data;
   if (len)
-    memcpy(t->data, data, len);
+    memcpy(t->payload, data, len);
   t->timeout_ns = timeout > 0 ? (uint64_t)(timeout * 1e9) : 0;
   if (t->timeout_ns == 0 && timeout > 0)
     t->timeout_ns = 1;
   cf_future *f = cf__future_alloc(ex, NULL, t);
   if (f == NULL) {
+    pthread_mutex_lock(&p->mu);
+    preg_release_locked(p, t);
+    pthread_mutex_unlock(&p->mu);
     free(t);
     return CF_ENOMEM;
   }
@@ -1802,6 +1861,8 @@ int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn, const void *data,
     p->submitted++;
     wake = dispatch_locked(p);
   }
+  if (rc != 0)
+    preg_release_locked(p, t);
   pthread_mutex_unlock(&p->mu);
   if (rc != 0) {
     if (out != NULL)
@@ -1913,6 +1974,7 @@ static bool pool_cancel(cf_executor *ex, cf_future *f) {
     tl_remove(&p->queue, t);
     t->in_queue = false;
     f->arg = NULL;
+    preg_release_locked(p, t);
     p->cancelled++;
   } else {
     t = NULL;

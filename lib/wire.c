@@ -55,6 +55,9 @@ static int check_header(const struct cf__wire_hdr *h, uint64_t max_payload) {
     return CF_EPROTO;
   if ((h->flags & CF__WF_SLOT_MASK) && !(h->flags & CF__WF_SHM))
     return CF_EPROTO;
+  if (h->op == CF__OP_RESULT &&
+      (h->flags & CF__WF_SLOT_MASK) >> CF__WF_SLOT_SHIFT >= CF__WIRE_SLOTS)
+    return CF_EPROTO;
   if ((h->flags & CF__WF_NEWFD) && !(h->flags & CF__WF_SHM))
     return CF_EPROTO;
   if (!(h->flags & CF__WF_SHM) && h->region != 0)

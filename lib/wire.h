@@ -37,11 +37,13 @@ enum cf__wire_flag {
   /* RESULT: the worker retires after this task (memory limit). */
   CF__WF_RETIRE = 1u << 2,
 };
-/* With CF__WF_SHM, bits 8-9 of flags name which of the sender's regions
- * holds the payload. */
+/* With CF__WF_SHM, bits 8-11 of flags name which of the sender's regions
+ * holds the payload: one of the pool's CF__WIRE_TASK_SLOTS for a TASK, one
+ * of the worker's CF__WIRE_SLOTS for a RESULT. */
 #define CF__WF_SLOT_SHIFT 8
-#define CF__WF_SLOT_MASK (3u << CF__WF_SLOT_SHIFT)
+#define CF__WF_SLOT_MASK (15u << CF__WF_SLOT_SHIFT)
 #define CF__WIRE_SLOTS 4
+#define CF__WIRE_TASK_SLOTS 16
 
 struct cf__wire_hdr {
   uint32_t magic;
