@@ -50,3 +50,19 @@ if(CF_BUILD_EXECUTOR AND EXISTS ${PROJECT_SOURCE_DIR}/executor/CMakeLists.txt)
   target_compile_definitions(cf_tests PRIVATE
                              CF_TEST_EXECUTOR="$<TARGET_FILE:executor>")
 endif()
+
+# -DCF_FUZZ=ON with clang: the libFuzzer build of the same target
+# (tests/fuzz/run.sh does the same without CMake).
+option(CF_FUZZ "Build the libFuzzer targets (clang only)" OFF)
+if(CF_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "CF_FUZZ needs clang (CC=clang)")
+  endif()
+  add_executable(fuzz_wire fuzz/fuzz_wire.c ${PROJECT_SOURCE_DIR}/lib/wire.c)
+  target_include_directories(fuzz_wire PRIVATE ${PROJECT_SOURCE_DIR}/include
+                             ${PROJECT_SOURCE_DIR}/lib)
+  target_compile_definitions(fuzz_wire PRIVATE _GNU_SOURCE)
+  target_compile_options(fuzz_wire PRIVATE
+                         -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_wire PRIVATE -fsanitize=fuzzer,address,undefined)
+endif()
