@@ -49,7 +49,9 @@
  *
  * LOCKING. One mutex, pool.mu, guards the queue, the worker table (every
  * field of struct worker, including its output buffer, so any thread that
- * holds it may write to a worker's socket) the pool's flags and counters.
+ * holds it may write to a worker's socket), the pool regions' table, the
+ * pool's flags and counters. A submitter fills the region it took without
+ * the lock: nobody else touches a taken region until its task is queued.
  * Only the manager reads worker sockets and the control socket, and it
  * does so holding pool.mu. Futures are completed and their callbacks run
  * with no lock held (the manager collects them in a local list). A task is
