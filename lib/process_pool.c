@@ -162,6 +162,7 @@ struct worker {
   int kill_sig;
   uint64_t kill_id; /* the task a timeout or cancel killed it for */
   unsigned sent;
+  unsigned unsent; /* of fl, tasks still in obuf, not yet written */
   struct tlist fl; /* in flight, oldest (running) first */
   uint64_t head_start;
   unsigned char *obuf;
@@ -1018,6 +1019,7 @@ static void worker_flush_locked(struct pool *p, int slot) {
     w->ooff += (size_t)r;
   }
   w->ooff = w->olen = 0;
+  w->unsent = 0;
   worker_epoll_locked(p, slot, false);
 }
 
@@ -1089,6 +1091,7 @@ static bool dispatch_locked(struct pool *p) {
     }
     tl_push_back(&w->fl, t);
     w->sent++;
+    w->unsent++;
     if (p->o.max_tasks_per_child && w->sent >= p->o.max_tasks_per_child)
       w->retiring = true;
     if (best < 64)
@@ -1096,12 +1099,26 @@ static bool dispatch_locked(struct pool *p) {
     else
       worker_flush_locked(p, best);
   }
+  /* A worker with work already in hand can wait for its frames: the
+   * manager writes them when that work's results wake it, one system call
+   * for many tasks instead of one per submit. One about to run dry gets
+   * them now. */
   for (int i = 0; i < 64 && touched; i++)
     if (touched & ((uint64_t)1 << i)) {
       touched &= ~((uint64_t)1 << i);
-      worker_flush_locked(p, i);
+      struct worker *w = &p->ws[i];
+      if (w->fl.n - w->unsent < 2 || w->olen - w->ooff > READ_CHUNK)
+        worker_flush_locked(p, i);
     }
   return deadline;
+}
+
+static void flush_all_locked(struct pool *p) {
+  for (int i = 0; i < p->nslots; i++) {
+    struct worker *w = &p->ws[i];
+    if (w->st == W_READY && w->ooff < w->olen && !w->want_out)
+      worker_flush_locked(p, i);
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1571,6 +1588,7 @@ static bool maintain_locked(struct pool *p, struct tlist *done) {
     }
   }
   dispatch_locked(p);
+  flush_all_locked(p);
   /* Idle workers that will get no more work are told to exit. */
   for (int i = 0; i < p->nslots; i++) {
     struct worker *w = &p->ws[i];
