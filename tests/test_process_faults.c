@@ -176,7 +176,9 @@ START_TEST(test_dies_reading_request) {
       ck_assert_int_eq(cf_submit_bytes(ex, t_sum, big, n, &b[k]), 0);
     }
     for (int k = 0; k < workers; k++) {
-      ck_assert_int_eq(cf_future_bytes(a[k], 60, NULL, NULL), 0);
+      /* On a loaded machine the timer may beat the reply itself. */
+      int ra = cf_future_bytes(a[k], 60, NULL, NULL);
+      ck_assert_msg(ra == 0 || ra == CF_EWORKER, "%s", cf_err_name(ra));
       const void *d;
       int rc = cf_future_bytes(b[k], 60, &d, NULL);
       ck_assert_msg(rc == 0 || rc == CF_EWORKER, "%s", cf_err_name(rc));
