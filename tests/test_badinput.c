@@ -164,7 +164,10 @@ START_TEST(test_null_everywhere) {
   cf_buffer b = CF_BUFFER_INIT;
   ck_assert_int_eq(cf_buffer_append(&b, NULL, 1), CF_EINVAL);
   ck_assert_int_eq(cf_buffer_append(&b, NULL, 0), 0);
+  /* len + n overflows: refused before any allocation. */
+  ck_assert_int_eq(cf_buffer_append(&b, "x", 1), 0);
   ck_assert_int_eq(cf_buffer_reserve(&b, SIZE_MAX), CF_ENOMEM);
+  ck_assert_uint_eq(b.len, 1);
   cf_buffer_clear(NULL);
   cf_buffer_free(NULL);
   cf_buffer_free(&b);
