@@ -158,6 +158,7 @@ struct worker {
   bool closed_wr;  /* we shut our side: it exits once idle */
   bool want_out;   /* EPOLLOUT registered */
   bool send_dead;  /* a write failed: the death report is coming */
+  bool abandoned;  /* spawned, but its descriptors were lost */
   int kill_reason;
   int kill_sig;
   uint64_t kill_id; /* the task a timeout or cancel killed it for */
@@ -195,7 +196,8 @@ struct pool {
   pid_t zpid;
   pthread_t mgr;
   bool shutdown, broken, zygote_dead, mgr_done;
-  int terminating; /* the signal of terminate/kill, or 0 */
+  int terminating;    /* the signal of terminate/kill, or 0 */
+  int spawn_failures; /* in a row */
   char broken_msg[512];
   uint64_t next_id;
   uint64_t submitted, completed, failed, cancelled;
@@ -1511,15 +1513,26 @@ static void ctl_read_locked(struct pool *p, struct tlist *done) {
         kill_worker_locked(w, K_PROTO, SIGKILL);
       if (p->terminating)
         kill_worker_locked(w, K_TERM, p->terminating);
-    } else if (zm.op == Z_SPAWN_FAILED && w->st == W_SPAWNING) {
+      p->spawn_failures = 0;
+    } else if (zm.op == Z_SPAWNED && w->st == W_SPAWNING) {
+      /* Its descriptors did not reach us (out of descriptors: MSG_CTRUNC).
+       * It sees end of file and exits; the slot is free once the zygote
+       * has reaped it (it would refuse the slot before). */
+      w->pid = zm.pid;
+      w->abandoned = true;
+    } else if ((zm.op == Z_SPAWN_FAILED ||
+                (zm.op == Z_EXITED && w->abandoned && w->pid == zm.pid)) &&
+               w->st == W_SPAWNING) {
       worker_release_locked(p, w);
       bool any = false;
       for (int i = 0; i < p->nslots; i++)
         any |= p->ws[i].st != W_FREE;
-      if (!any) {
+      /* Asking again at once would fork in a loop: a few tries, then the
+       * pool is broken. */
+      if (!any || ++p->spawn_failures >= 3) {
         char why[160];
         snprintf(why, sizeof why, "no worker could be started: %s",
-                 cf_strerror(zm.err));
+                 cf_strerror(zm.op == Z_SPAWNED ? CF_EMFILE : zm.err));
         break_pool_locked(p, why);
       }
     } else if (zm.op == Z_EXITED && w->st == W_READY && w->pid == zm.pid) {

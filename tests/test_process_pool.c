@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -992,6 +993,35 @@ START_TEST(test_workers_die_with_their_parent) {
 }
 END_TEST
 
+START_TEST(test_out_of_descriptors) {
+  int before = cf_test_count_fds();
+  struct rlimit old;
+  getrlimit(RLIMIT_NOFILE, &old);
+  for (rlim_t extra = 0; extra < 12; extra++) {
+    struct rlimit lim = {(rlim_t)before + 3 + extra, old.rlim_max};
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    cf_executor *ex = NULL;
+    int rc = cf_process_pool_new(NULL, &ex);
+    if (rc == 0) {
+      /* Created, but maybe without room for a worker: the task then fails
+       * with the pool broken, never hangs. */
+      cf_future *f;
+      if (cf_submit_bytes(ex, t_echo, "x", 1, &f) == 0) {
+        rc = cf_future_error(f, 30);
+        ck_assert_msg(rc == 0 || rc == CF_EBROKEN, "%s", cf_err_name(rc));
+        cf_future_release(f);
+      }
+      ck_assert_int_eq(cf_executor_free(ex), 0);
+    } else {
+      ck_assert_int_eq(rc, CF_EMFILE);
+    }
+    setrlimit(RLIMIT_NOFILE, &old);
+    ck_assert_int_eq(cf_test_count_fds(), before);
+  }
+  ck_assert(zombies_none());
+}
+END_TEST
+
 /* The wire --------------------------------------------------------------- */
 
 #include "wire.h"
@@ -1238,6 +1268,7 @@ Suite *cf_process_pool_suite(void) {
   tcase_add_test(tc, test_created_among_busy_threads);
   tcase_add_test(tc, test_create_destroy_cycles);
   tcase_add_test(tc, test_signal_storm);
+  tcase_add_test(tc, test_out_of_descriptors);
   tcase_add_test(tc, test_workers_die_with_their_parent);
   tcase_add_test(tc, test_result_100mib);
   tcase_add_test(tc, test_ten_thousand);
