@@ -160,7 +160,6 @@ struct worker {
   bool send_dead;  /* a write failed: the death report is coming */
   bool abandoned;  /* spawned, but its descriptors were lost */
   int kill_reason;
-  int kill_sig;
   uint64_t kill_id; /* the task a timeout or cancel killed it for */
   unsigned sent;
   unsigned unsent; /* of fl, tasks still in obuf, not yet written */
@@ -1196,7 +1195,6 @@ static void break_pool_locked(struct pool *p, const char *why) {
 static void kill_worker_locked(struct worker *w, int reason, int sig) {
   if (w->kill_reason == K_NONE) {
     w->kill_reason = reason;
-    w->kill_sig = sig;
     w->kill_id = w->fl.head != NULL ? w->fl.head->id : 0;
   }
   w->retiring = true;

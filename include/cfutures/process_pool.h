@@ -120,7 +120,7 @@ typedef int (*cf_bytes_fn)(const void *in, size_t len, cf_buffer *out);
 typedef int (*cf_bytes_init_fn)(const void *arg, size_t len);
 
 typedef struct cf_process_pool_options {
-  /* Most worker processes; >= 1. Default cf_cpu_count(). */
+  /* Most worker processes, 1 to 4096. Default cf_cpu_count(). */
   int max_workers;
   /* Run in each worker before its first task; NULL = none. */
   cf_bytes_init_fn initializer;
