@@ -35,6 +35,16 @@
  * An initializer that fails breaks the pool (CF_EBROKEN), as Python's
  * BrokenProcessPool.
  *
+ * With the generic executor calls: cf_submit on a process pool is
+ * CF_EINVAL (tasks are cf_bytes_fn, see cf_submit_bytes); cf_executor_resize
+ * is CF_ENOSYS; cf_shutdown with CF_SHUTDOWN_CANCEL_FUTURES cancels what is
+ * queued and lets running tasks finish (cf_task_cancel_requested is always
+ * false inside a worker: stop a running task with cf_future_request_cancel,
+ * which kills its worker); cf_executor_stats counts tasks sent ahead to a
+ * worker as running. Done callbacks of process pool futures run on the
+ * pool's manager thread: they must not wait for the pool itself
+ * (cf_executor_free and a waiting cf_shutdown return CF_EDEADLK there).
+ *
  * The pool never installs a signal handler and never waits for children
  * other than its own: the zygote is the only child of the caller's process
  * and is reaped with waitpid(pid); the workers are children of the zygote,
