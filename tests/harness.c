@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -296,6 +297,13 @@ static void watchdog_fire(int sig) {
     p /= 10;
   } while (p);
   const char *pidstr = pid + i;
+  /* A test that lowered RLIMIT_NOFILE would leave gdb (and the /proc
+   * fallback) without descriptors. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   /* Let the child attach even where Yama restricts ptrace to ancestors. */
   prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
   pid_t child = fork();
@@ -447,4 +455,20 @@ bool cf_test_census_settle(const cf_test_census *base, double timeout,
              base->fds, now.fds, base->threads, now.threads, base->children,
              now.children, base->shm, now.shm);
   return false;
+}
+
+static cf_test_census strict_base;
+
+static void census_setup(void) {
+  cf_test_census_take(&strict_base);
+}
+
+static void census_teardown(void) {
+  char msg[256];
+  bool same = cf_test_census_settle(&strict_base, 5, msg, sizeof msg);
+  ck_assert_msg(same, "left behind: %s", msg);
+}
+
+void cf_test_tcase_census(TCase *tc) {
+  tcase_add_checked_fixture(tc, census_setup, census_teardown);
 }

@@ -107,3 +107,6 @@ bool cf_test_census_settle(const cf_test_census *base, double timeout,
                            char *msg, size_t msglen);
 /* Children (live or zombie) of this process. */
 int cf_test_count_children(void);
+/* Makes the census strict for tc's tests: a test that leaves descriptors,
+ * threads, children or /dev/shm entries behind fails. */
+void cf_test_tcase_census(TCase *tc);

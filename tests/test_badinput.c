@@ -373,6 +373,7 @@ Suite *cf_badinput_suite(void) {
   Suite *s = suite_create("badinput");
   TCase *tc = tcase_create("badinput");
   cf_test_tcase_timeout(tc, 30);
+  cf_test_tcase_census(tc);
   tcase_add_test(tc, test_null_everywhere);
   tcase_add_test(tc, test_invalid_arguments_on_live_objects);
   tcase_add_test(tc, test_state_misuse);

@@ -73,6 +73,7 @@ Suite *cf_badinput_process_suite(void) {
   Suite *s = suite_create("badinput_process");
   TCase *tc = tcase_create("process");
   cf_test_tcase_timeout(tc, 30);
+  cf_test_tcase_census(tc);
   tcase_add_test(tc, test_process_pool_bad_options);
   suite_add_tcase(s, tc);
   return s;

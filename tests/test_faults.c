@@ -758,6 +758,7 @@ Suite *cf_faults_suite(void) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("alloc");
   cf_test_tcase_timeout(tc, 120);
+  cf_test_tcase_census(tc);
   tcase_add_test(tc, test_alloc_future);
   tcase_add_test(tc, test_alloc_submit);
   tcase_add_test(tc, test_alloc_wait);
@@ -767,6 +768,7 @@ Suite *cf_faults_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("threads");
   cf_test_tcase_timeout(tc, 60);
+  cf_test_tcase_census(tc);
   tcase_add_test(tc, test_thread_create_fails);
   tcase_add_test(tc, test_spurious_wakeups);
   suite_add_tcase(s, tc);

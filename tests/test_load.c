@@ -172,6 +172,7 @@ Suite *cf_load_suite(void) {
   TCase *tc = tcase_create("load");
   /* Each case stays under ~30 s normally; sanitizers get headroom. */
   cf_test_tcase_timeout(tc, 240);
+  cf_test_tcase_census(tc);
   tcase_add_loop_test(tc, test_storm, 0,
                       sizeof storm_submitters / sizeof storm_submitters[0]);
   tcase_add_test(tc, test_ping_pong_wakeups);

@@ -371,12 +371,14 @@ Suite *cf_process_faults_suite(void) {
   Suite *s = suite_create("process_faults");
   TCase *tc = tcase_create("stages");
   cf_test_tcase_timeout(tc, 60);
+  cf_test_tcase_census(tc);
   tcase_add_loop_test(tc, test_dies_writing_result, 0, 3);
   tcase_add_loop_test(tc, test_dies_after_replying, 0, 3);
   tcase_add_loop_test(tc, test_dies_reading_request, 0, 6);
   suite_add_tcase(s, tc);
   tc = tcase_create("load");
   cf_test_tcase_timeout(tc, 120);
+  cf_test_tcase_census(tc);
   tcase_add_test(tc, test_crash_storm);
   tcase_add_test(tc, test_submit_never_waits_for_the_pool_thread);
   tcase_add_test(tc, test_recycling_leaves_no_zombies);

@@ -384,6 +384,7 @@ Suite *cf_security_suite(void) {
   Suite *s = suite_create("security");
   TCase *tc = tcase_create("security");
   cf_test_tcase_timeout(tc, 60);
+  cf_test_tcase_census(tc);
   tcase_add_test(tc, test_no_descriptor_leaks_into_spawned_children);
   tcase_add_test(tc, test_worker_keeps_only_its_own_descriptors);
   tcase_add_test(tc, test_shared_memory_is_anonymous_and_private);
