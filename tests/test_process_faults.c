@@ -17,6 +17,7 @@
 
 #include <cfutures/process_pool.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,46 @@ START_TEST(test_recycling_leaves_no_zombies) {
 }
 END_TEST
 
+/* A host fork handler ------------------------------------------------- */
+
+static int lock_pipe[2];
+
+/* What libuv registers with its first loop (uv__signal_global_reinit):
+ * in a forked child, close the process-wide pipe and open a new one. */
+static void host_atfork_child(void) {
+  close(lock_pipe[0]);
+  close(lock_pipe[1]);
+  if (pipe2(lock_pipe, O_CLOEXEC) != 0)
+    lock_pipe[0] = lock_pipe[1] = -1;
+}
+
+static bool known_bugs(void) {
+  return getenv("CF_TEST_KNOWN_BUGS") != NULL;
+}
+
+/* A host with libuv (or any library with a pthread_atfork child handler
+ * that closes descriptors it owned) must still get working workers. */
+START_TEST(test_host_atfork_handler) {
+  ck_assert_int_eq(pipe2(lock_pipe, O_CLOEXEC), 0);
+  ck_assert_int_eq(pthread_atfork(NULL, NULL, host_atfork_child), 0);
+  cf_executor *ex = ppool(1, 4096);
+  cf_future *f;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "hi", 2, &f), 0);
+  int rc = cf_future_bytes(f, 30, NULL, NULL);
+  if (rc != 0) {
+    fprintf(stderr,
+            "KNOWN BUG: a host pthread_atfork child handler that closes its "
+            "descriptors kills the workers: %s (%s)\n",
+            cf_err_name(rc), cf_future_error_message(f));
+    ck_assert_msg(!known_bugs(), "task failed: %s", cf_err_name(rc));
+  }
+  cf_future_release(f);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  close(lock_pipe[0]);
+  close(lock_pipe[1]);
+}
+END_TEST
+
 Suite *cf_process_faults_suite(void) {
   Suite *s = suite_create("process_faults");
   TCase *tc = tcase_create("stages");
@@ -382,6 +423,7 @@ Suite *cf_process_faults_suite(void) {
   tcase_add_test(tc, test_crash_storm);
   tcase_add_test(tc, test_submit_never_waits_for_the_pool_thread);
   tcase_add_test(tc, test_recycling_leaves_no_zombies);
+  tcase_add_test(tc, test_host_atfork_handler);
   suite_add_tcase(s, tc);
   return s;
 }
