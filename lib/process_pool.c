@@ -1702,7 +1702,10 @@ static void *manager_main(void *arg) {
   pthread_mutex_lock(&p->mu);
   free_tasks(&graveyard);
   pthread_mutex_unlock(&p->mu);
-  /* End of file on the control socket makes the zygote exit. */
+  /* End of file on the control socket makes the zygote exit. shutdown,
+   * not just close: a child the program forked since holds a copy of our
+   * end, and closing ours alone would not end the stream. */
+  shutdown(p->ctl, SHUT_RDWR);
   close_fd(&p->ctl);
   int st;
   while (waitpid(p->zpid, &st, 0) < 0 && errno == EINTR)

@@ -1022,6 +1022,31 @@ START_TEST(test_out_of_descriptors) {
 }
 END_TEST
 
+START_TEST(test_free_while_a_forked_child_holds_copies) {
+  /* The program forks (without exec) after the pool exists: the child
+   * holds copies of the pool's descriptors, which must not keep the
+   * workers or the zygote alive. */
+  cf_executor *ex = pool_of(2);
+  cf_future *f;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &f), 0);
+  ck_assert_int_eq(cf_future_error(f, 30), 0);
+  cf_future_release(f);
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    cf_test_sleep_ms(5000);
+    _exit(0);
+  }
+  uint64_t t0 = cf_now_ns();
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  ck_assert_msg(cf_now_ns() - t0 < (uint64_t)(cf_test_scale(3) * 1e9),
+                "free waited for the unrelated child");
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  ck_assert(zombies_none());
+}
+END_TEST
+
 /* The wire --------------------------------------------------------------- */
 
 #include "wire.h"
@@ -1269,6 +1294,7 @@ Suite *cf_process_pool_suite(void) {
   tcase_add_test(tc, test_create_destroy_cycles);
   tcase_add_test(tc, test_signal_storm);
   tcase_add_test(tc, test_out_of_descriptors);
+  tcase_add_test(tc, test_free_while_a_forked_child_holds_copies);
   tcase_add_test(tc, test_workers_die_with_their_parent);
   tcase_add_test(tc, test_result_100mib);
   tcase_add_test(tc, test_ten_thousand);
