@@ -559,25 +559,30 @@ END_TEST
  * and is tried again. No future may be left pending. */
 START_TEST(test_fork_fails_for_workers) {
   int fds0 = cf_test_count_fds();
+  /* With recycle, every task needs a new worker: the failed forks land
+   * on replacements (gh-115634), not only on the first workers. */
   struct {
     long k;
     bool sticky;
-  } cases[] = {{2, true}, {2, false}, {3, false}};
+    unsigned recycle;
+  } cases[] = {{2, true, 0},  {2, false, 0}, {3, false, 0},
+               {4, false, 1}, {6, false, 1}, {5, true, 1}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     cf_process_pool_options o;
     cf_process_pool_options_init(&o);
     o.max_workers = 2;
+    o.max_tasks_per_child = cases[c].recycle;
     cf_executor *ex = NULL;
     cf_fi_arm(CF_FI_FORK, cases[c].k, cases[c].sticky);
     ck_assert_int_eq(cf_process_pool_new(&o, &ex), 0);
     cf_fi_disarm(CF_FI_FORK); /* here; the zygote keeps its own copy */
-    cf_future *fs[4] = {0};
-    for (int i = 0; i < 4; i++) {
+    cf_future *fs[8] = {0};
+    for (int i = 0; i < 8; i++) {
       int rc = cf_submit_bytes(ex, t_echo, "abc", 3, &fs[i]);
       ck_assert_msg(rc == 0 || rc == CF_EBROKEN || rc == CF_EAGAIN,
                     "submit gave %s", cf_err_name(rc));
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 8; i++) {
       if (fs[i] == NULL)
         continue;
       int rc = cf_future_bytes(fs[i], BOUND, NULL, NULL);
