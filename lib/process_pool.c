@@ -8,8 +8,10 @@
  *    zygote's control socket, every worker's socket and an eventfd that
  *    wakes it. Submitting threads send tasks to a worker themselves when
  *    one has room (so a round trip costs no manager wake-up); the manager
- *    reads every result, completes futures, enforces task timeouts, starts
- *    replacements and drives shutdown.
+ *    reads results, completes futures, enforces task timeouts, starts
+ *    replacements and drives shutdown. A thread blocked in cf_future_bytes
+ *    reads its result from the worker's socket itself (wait_helped), which
+ *    spares a round trip the manager's wake-up.
  *  - The zygote, forked from the caller inside cf_process_pool_new, is the
  *    only child of the caller's process. It keeps descriptors 0-2 and its
  *    control socket (a SOCK_SEQPACKET pair), resets the caller's signal
@@ -52,9 +54,10 @@
  * holds it may write to a worker's socket), the pool regions' table, the
  * pool's flags and counters. A submitter fills the region it took without
  * the lock: nobody else touches a taken region until its task is queued.
- * Only the manager reads worker sockets and the control socket, and it
- * does so holding pool.mu. Futures are completed and their callbacks run
- * with no lock held (the manager collects them in a local list). A task is
+ * Worker sockets are read only under pool.mu (by the manager, or by a
+ * waiting thread that took a worker's reading over: worker.helped), the
+ * control socket only by the manager. Futures are completed and their callbacks
+ * run with no lock held (the manager collects them in a local list). A task is
  * freed only by the thread that completed or cancelled it, and the manager
  * frees its completed tasks under pool.mu, after completing them, so a
  * thread that holds pool.mu and sees a future not done may use its task.
@@ -159,6 +162,8 @@ struct worker {
   bool want_out;   /* EPOLLOUT registered */
   bool send_dead;  /* a write failed: the death report is coming */
   bool abandoned;  /* spawned, but its descriptors were lost */
+  bool helped;     /* a waiting thread reads its socket (wait_helped) */
+  uint32_t gen;    /* bumped each time the slot is freed */
   int kill_reason;
   uint64_t kill_id; /* the task a timeout or cancel killed it for */
   unsigned sent;
@@ -1389,7 +1394,9 @@ static void worker_release_locked(struct pool *p, struct worker *w) {
   regions_drop(w->out_reg, CF__WIRE_SLOTS);
   free(w->obuf);
   free(w->ibuf);
+  uint32_t gen = w->gen + 1;
   memset(w, 0, sizeof *w);
+  w->gen = gen;
   w->st = W_FREE;
   w->sock = w->pidfd = -1;
   regions_reset(w->out_reg, CF__WIRE_SLOTS);
@@ -1551,7 +1558,9 @@ static void spawn_locked(struct pool *p, int slot) {
     r = send(p->ctl, &zm, sizeof zm, MSG_NOSIGNAL | MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
   if (r == (ssize_t)sizeof zm) {
+    uint32_t gen = p->ws[slot].gen;
     memset(&p->ws[slot], 0, sizeof p->ws[slot]);
+    p->ws[slot].gen = gen;
     p->ws[slot].st = W_SPAWNING;
     p->ws[slot].sock = p->ws[slot].pidfd = -1;
     regions_reset(p->ws[slot].out_reg, CF__WIRE_SLOTS);
@@ -1921,10 +1930,102 @@ int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
   return cf_submit_bytes_timeout(ex, fn, data, len, p->o.task_timeout, out);
 }
 
+/*
+ * A thread waiting for one future reads the result from the worker's
+ * socket itself, instead of sleeping until the manager has read it and
+ * woken it: one wake-up less per round trip. While it waits, the manager's
+ * interest in that socket is suspended (so that the result does not wake
+ * both), and it polls a duplicate of the descriptor, so that the manager
+ * may close the original meanwhile. It waits in slices and gives up, to
+ * the ordinary wait, as soon as anything is unusual. Returns when f is
+ * done or the deadline passed (the caller's wait then decides).
+ */
+static void wait_helped(struct pool *p, cf_future *f, uint64_t deadline) {
+  while (!cf__done(f)) {
+    uint64_t now = cf_now_ns();
+    if (now >= deadline)
+      return;
+    pthread_mutex_lock(&p->mu);
+    int slot = -1;
+    struct task *t = cf__done(f) ? NULL : f->arg;
+    for (int i = 0; t != NULL && slot < 0 && i < p->nslots; i++) {
+      struct worker *w = &p->ws[i];
+      if (w->st != W_READY || w->eof || w->helped || w->want_out ||
+          w->ooff < w->olen)
+        continue;
+      for (struct task *u = w->fl.head; u; u = u->next)
+        if (u == t) {
+          slot = i;
+          break;
+        }
+    }
+    int fd = -1;
+    uint32_t gen = 0;
+    if (slot >= 0 && (fd = fcntl(p->ws[slot].sock, F_DUPFD_CLOEXEC, 0)) >= 0) {
+      struct worker *w = &p->ws[slot];
+      struct epoll_event ev = {0};
+      ev.data.u64 = ((uint64_t)TAG_WORKER << 32) | (uint32_t)slot;
+      epoll_ctl(p->ep, EPOLL_CTL_MOD, w->sock, &ev);
+      w->helped = true;
+      gen = w->gen;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (fd < 0)
+      return;
+    uint64_t slice = deadline - now < 10000000 ? deadline - now : 10000000;
+    struct pollfd pfd = {fd, POLLIN, 0};
+    poll(&pfd, 1, (int)((slice + 999999) / 1000000));
+    struct tlist done = {0};
+    bool wake = false;
+    pthread_mutex_lock(&p->mu);
+    struct worker *w = &p->ws[slot];
+    if (w->gen == gen && w->helped) {
+      w->helped = false;
+      if (w->st == W_READY) {
+        worker_read_locked(p, slot, &done);
+        if (!w->eof) {
+          struct epoll_event ev = {0};
+          ev.events = EPOLLIN | (w->want_out ? EPOLLOUT : 0);
+          ev.data.u64 = ((uint64_t)TAG_WORKER << 32) | (uint32_t)slot;
+          epoll_ctl(p->ep, EPOLL_CTL_MOD, w->sock, &ev);
+        }
+        dispatch_locked(p);
+        flush_all_locked(p);
+        /* The manager must see new oldest tasks with deadlines, and a
+         * worker that went away or has to be replaced. */
+        wake = w->eof || w->retiring ||
+               (w->fl.head != NULL &&
+                (w->fl.head->timeout_ns || w->fl.head->cancel_req));
+      }
+    }
+    pthread_mutex_unlock(&p->mu);
+    close(fd);
+    if (wake)
+      wake_manager(p);
+    if (done.n > 0) {
+      complete_all(&done);
+      pthread_mutex_lock(&p->mu);
+      free_tasks(&done);
+      pthread_mutex_unlock(&p->mu);
+    }
+  }
+}
+
 int cf_future_bytes(cf_future *f, double timeout, const void **data,
                     size_t *len) {
   if (f == NULL || f->ex == NULL || f->ex->vt != &pool_vt)
     return CF_EINVAL;
+  uint64_t deadline;
+  if (cf__deadline(timeout, &deadline) != 0)
+    return CF_EINVAL;
+  if (!cf__done(f) && timeout != 0)
+    wait_helped((struct pool *)f->ex, f, deadline);
+  if (!cf__done(f)) {
+    uint64_t now = cf_now_ns();
+    timeout = deadline == UINT64_MAX ? -1
+              : deadline > now       ? (double)(deadline - now) / 1e9
+                                     : 0;
+  }
   void *v = NULL;
   int rc = cf_future_result(f, timeout, &v);
   if (rc != 0)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1047,6 +1048,55 @@ START_TEST(test_free_while_a_forked_child_holds_copies) {
 }
 END_TEST
 
+struct waiter_arg {
+  cf_future *f;
+  int rc;
+};
+
+static void *bytes_waiter(void *arg) {
+  struct waiter_arg *a = arg;
+  size_t n;
+  a->rc = cf_future_bytes(a->f, 30, NULL, &n);
+  return NULL;
+}
+
+START_TEST(test_bytes_wait_paths) {
+  cf_executor *ex = pool_of(1);
+  cf_future *f, *g;
+  /* The wait's own deadline passes first: the task goes on. */
+  double ms = 300;
+  ck_assert_int_eq(cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, &f), 0);
+  ck_assert_int_eq(cf_future_bytes(f, 0.05, NULL, NULL), CF_ETIMEDOUT);
+  ck_assert(!cf_future_done(f));
+  ck_assert_int_eq(cf_future_bytes(f, 0, NULL, NULL), CF_ETIMEDOUT);
+  ck_assert_int_eq(cf_future_bytes(f, NAN, NULL, NULL), CF_EINVAL);
+  ck_assert_int_eq(cf_future_bytes(f, 30, NULL, NULL), 0);
+  cf_future_release(f);
+  /* The worker is killed under a waiting reader (the task's timeout). */
+  ck_assert_int_eq(cf_submit_bytes_timeout(ex, t_spin, NULL, 0, 0.1, &f), 0);
+  ck_assert_int_eq(cf_future_bytes(f, 30, NULL, NULL), CF_ETIMEDOUT);
+  ck_assert(cf_future_done(f));
+  cf_future_release(f);
+  /* Several threads wait on futures of one worker at once. */
+  struct waiter_arg a[6];
+  pthread_t th[6];
+  for (int i = 0; i < 6; i++) {
+    ms = 10;
+    ck_assert_int_eq(cf_submit_bytes(ex, t_sleep, &ms, sizeof ms, &a[i].f), 0);
+    pthread_create(&th[i], NULL, bytes_waiter, &a[i]);
+  }
+  ck_assert_int_eq(cf_submit_bytes(ex, t_abort, NULL, 0, &g), 0);
+  for (int i = 0; i < 6; i++) {
+    pthread_join(th[i], NULL);
+    ck_assert_int_eq(a[i].rc, 0);
+    cf_future_release(a[i].f);
+  }
+  ck_assert_int_eq(cf_future_bytes(g, 30, NULL, NULL), CF_EWORKER);
+  cf_future_release(g);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
 /* The wire --------------------------------------------------------------- */
 
 #include "wire.h"
@@ -1260,6 +1310,7 @@ Suite *cf_process_pool_suite(void) {
   tcase_add_test(tc, test_descriptors_close_on_exec);
   tcase_add_test(tc, test_map_bytes_in_order);
   tcase_add_test(tc, test_futures_work_with_wait_and_callbacks);
+  tcase_add_test(tc, test_bytes_wait_paths);
   tcase_add_test(tc, test_wire_decoder);
   tcase_add_test(tc, test_malformed_frames_fail_the_worker);
   tcase_add_test(tc, test_map_bytes_timeout_and_crash);
