@@ -2389,8 +2389,8 @@ int cf_map_bytes_next(cf_map_bytes *m, const void **data, size_t *len,
     double left = m->deadline == UINT64_MAX ? -1
                   : m->deadline > now       ? (double)(m->deadline - now) / 1e9
                                             : 0;
-    rc = cf_future_wait(f, left);
-    if (rc != 0)
+    rc = cf_future_bytes(f, left, NULL, NULL); /* reads it itself */
+    if (rc == CF_ETIMEDOUT && !cf_future_done(f))
       return rc;
     rc = cf_future_error(f, 0);
   }
