@@ -317,6 +317,8 @@ enum {
   CF_POOL_NONBLOCK = 1 << 0
 };
 
+/** Options of cf_thread_pool_new; cf_thread_pool_options_init fills the
+ * defaults. */
 typedef struct cf_thread_pool_options {
   /* Most threads the pool runs; must be >= 1. Default min(32, cpus + 4). */
   int max_workers;
@@ -326,6 +328,7 @@ typedef struct cf_thread_pool_options {
   /* Run in each worker thread before its first task; if it returns non-zero
    * the pool is broken: pending and later submits fail with CF_EBROKEN. */
   cf_init_fn initializer;
+  /* The initializer's argument. */
   void *initargs;
   /* Most tasks waiting in the queue (not counting running ones) before
    * cf_submit blocks (or fails with CF_EAGAIN under CF_POOL_NONBLOCK).
@@ -498,6 +501,8 @@ CF_EXTERN int cf_gather(cf_future *const *fs, size_t n, double timeout,
 
 typedef struct cf_map cf_map;
 
+/** Options of cf_map_new and cf_map_all; cf_map_options_init fills the
+ * defaults. */
 typedef struct cf_map_options {
   /* Most tasks submitted but not yet consumed (Python 3.14's buffersize):
    * a million inputs never make a million futures at once. 0 = 2 x the
