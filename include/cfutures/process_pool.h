@@ -76,9 +76,9 @@ extern "C" {
  * Not thread-safe: one owner at a time.
  */
 typedef struct cf_buffer {
-  unsigned char *data;
-  size_t len;
-  size_t cap;
+  unsigned char *data; /* the bytes; NULL while nothing is allocated */
+  size_t len;          /* bytes filled */
+  size_t cap;          /* bytes allocated */
 } cf_buffer;
 
 #define CF_BUFFER_INIT                                                         \
@@ -129,6 +129,8 @@ typedef int (*cf_bytes_fn)(const void *in, size_t len, cf_buffer *out);
  */
 typedef int (*cf_bytes_init_fn)(const void *arg, size_t len);
 
+/** Options of cf_process_pool_new; cf_process_pool_options_init fills the
+ * defaults. */
 typedef struct cf_process_pool_options {
   /* Most worker processes, 1 to 4096. Default cf_cpu_count(). */
   int max_workers;
@@ -136,6 +138,7 @@ typedef struct cf_process_pool_options {
   cf_bytes_init_fn initializer;
   /* Bytes handed to the initializer: copied by cf_process_pool_new. */
   const void *initargs;
+  /* How many bytes initargs holds. */
   size_t initargs_len;
   /* A worker is replaced after running this many tasks; 0 = never. */
   unsigned max_tasks_per_child;
@@ -241,12 +244,14 @@ CF_EXTERN int cf_process_pool_pids(cf_executor *ex, int *pids, size_t n);
 
 /** One input item of cf_map_bytes_new: borrowed bytes. */
 typedef struct cf_bytes {
-  const void *data;
-  size_t len;
+  const void *data; /* may be NULL when len is 0 */
+  size_t len;       /* bytes at data */
 } cf_bytes;
 
 typedef struct cf_map_bytes cf_map_bytes;
 
+/** Options of cf_map_bytes_new; cf_map_bytes_options_init fills the
+ * defaults. */
 typedef struct cf_map_bytes_options {
   /* Items sent to a worker as one task (Python's chunksize): fewer round
    * trips for small items. 0 or 1 = one task per item. With chunks, an

@@ -33,8 +33,8 @@ typedef struct cf_uv_bridge cf_uv_bridge;
 /** Called on the loop thread once the adapter's handles are closed. */
 typedef void (*cf_uv_close_cb)(cf_uv_bridge *ub);
 
-/* Allocated by the caller (like a libuv handle), valid until the close
- * callback has run. */
+/** A bridge polled by a libuv loop. Allocated by the caller (like a libuv
+ * handle), valid until the close callback has run. */
 struct cf_uv_bridge {
   /* The bridge to submit and watch through (read-only). */
   cf_bridge *bridge;
@@ -43,10 +43,13 @@ struct cf_uv_bridge {
   size_t max_per_dispatch;
   /* For the user. */
   void *data;
-  /* Private. */
+  /* Private: polls the bridge's descriptor. */
   uv_poll_t poll;
+  /* Private: serves the bridge's watch deadlines. */
   uv_timer_t timer;
+  /* Private: run once both handles are closed. */
   cf_uv_close_cb close_cb;
+  /* Private: cf_uv_bridge_close has been called. */
   int closing;
 };
 
