@@ -326,6 +326,68 @@ static int scen_then_on_pool(void) {
   return pool_free(ex);
 }
 
+static void bridge_done(cf_future *f, int status, void *userdata) {
+  atomic_fetch_add((atomic_int *)userdata, 1);
+}
+
+static int scen_bridge(void) {
+  int rc;
+  cf_executor *ex = pool_or_null(2, &rc);
+  EXPECT_RC(rc);
+  if (ex == NULL)
+    return 0;
+  cf_bridge *b = NULL;
+  rc = cf_bridge_new(&b);
+  if (rc != CF_EMFILE)
+    EXPECT_RC(rc);
+  if (b == NULL)
+    return pool_free(ex);
+  atomic_int done = 0;
+  int accepted = 0;
+  for (int i = 0; i < 4; i++) {
+    rc = cf_bridge_submit(b, ex, cf_test_task_identity, V(i + 1), bridge_done,
+                          &done, NULL);
+    EXPECT_RC(rc);
+    accepted += rc == 0;
+  }
+  uint64_t start = cf_now_ns();
+  while (atomic_load(&done) < accepted) {
+    if (cf_test_elapsed(start) > BOUND)
+      FAIL("bridge: %d of %d callbacks after %.0f s", atomic_load(&done),
+           accepted, BOUND);
+    EXPECT_RC(cf_bridge_dispatch(b, 0, NULL));
+    cf_test_sleep_ms(0.1);
+  }
+  if (atomic_load(&done) != accepted)
+    FAIL("bridge: %d callbacks for %d tasks", atomic_load(&done), accepted);
+  if (cf_bridge_free(b) != 0)
+    FAIL("cf_bridge_free failed");
+  return pool_free(ex);
+}
+
+static int scen_channel(void) {
+  cf_channel *ch = NULL;
+  EXPECT_RC(cf_channel_new(4, &ch));
+  if (ch == NULL)
+    return 0;
+  for (int i = 0; i < 4; i++)
+    EXPECT_RC(cf_channel_send(ch, V(i + 1), 0));
+  void *item;
+  for (int i = 0; i < 4; i++) {
+    if (cf_channel_recv(ch, &item, 0) != 0 || item != V(i + 1))
+      FAIL("channel lost an item");
+  }
+  cf_channel_free(ch);
+  cf_semaphore *sem = NULL;
+  EXPECT_RC(cf_semaphore_new(1, &sem));
+  if (sem != NULL) {
+    EXPECT_RC(cf_semaphore_acquire(sem, 0));
+    EXPECT_RC(cf_semaphore_release(sem));
+    cf_semaphore_free(sem);
+  }
+  return 0;
+}
+
 static int t_echo(const void *in, size_t len, cf_buffer *out) {
   return cf_buffer_append(out, in, len);
 }
@@ -434,6 +496,16 @@ END_TEST
 
 START_TEST(test_alloc_then) {
   torture("then", scen_then_on_pool);
+}
+END_TEST
+
+START_TEST(test_alloc_bridge) {
+  torture("bridge", scen_bridge);
+}
+END_TEST
+
+START_TEST(test_alloc_channel) {
+  torture("channel", scen_channel);
 }
 END_TEST
 
@@ -770,6 +842,8 @@ Suite *cf_faults_suite(void) {
   tcase_add_test(tc, test_alloc_map);
   tcase_add_test(tc, test_alloc_group);
   tcase_add_test(tc, test_alloc_then);
+  tcase_add_test(tc, test_alloc_bridge);
+  tcase_add_test(tc, test_alloc_channel);
   suite_add_tcase(s, tc);
   tc = tcase_create("threads");
   cf_test_tcase_timeout(tc, 60);
