@@ -10,9 +10,10 @@ CF_PACKAGES_BUILD="build-essential cmake pkg-config check"
 CF_PACKAGES_OPTIONAL="libuv1-dev libevent-dev doxygen python3 libxml2-utils"
 # Optional, for the benchmarks' peers only.
 CF_PACKAGES_BENCH="libglib2.0-dev parallel"
-# Optional, for reliability: clang's libFuzzer (tests/fuzz/run.sh) and gdb
-# (the test watchdog's stack dumps; without it they come from /proc).
-CF_PACKAGES_RELIABILITY="clang libfuzzer-14-dev gdb"
+# Optional, for reliability: clang and its libFuzzer runtime
+# (tests/fuzz/run.sh), and gdb (the test watchdog's stack dumps; without
+# it they come from /proc).
+CF_PACKAGES_RELIABILITY="clang libclang-rt-14-dev libfuzzer-14-dev gdb"
 
 # install_missing PKG...: apt-get installs those not installed yet, as root
 # or through sudo. Does nothing when all are there; on a system without
