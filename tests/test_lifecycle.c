@@ -3,7 +3,8 @@
  * process pool's tasks running. The process must end promptly with the
  * status it asked for -- no crash in a destructor, no hang joining a
  * worker at exit -- and, for the process pool, leave no worker behind.
- * Each case runs in a child process of the test. */
+ * Each case runs in a child process of the test. Also here: the
+ * harness's watchdog, checked on a test that hangs. */
 #include "harness.h"
 
 #include <cfutures/process_pool.h>
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +114,67 @@ START_TEST(test_exit_with_process_pool_busy) {
 }
 END_TEST
 
+/* The harness's watchdog itself: a test that hangs has its threads'
+ * stacks dumped and is aborted before Check's timeout. */
+static int t_hang_on_gate(void *arg, void **result) {
+  cf_test_gate_pass(arg);
+  return 0;
+}
+
+START_TEST(test_hangs_forever) {
+  cf_test_gate gate;
+  cf_test_gate_init(&gate);
+  cf_executor *ex = cf_test_pool(1);
+  cf_future *f;
+  ck_assert_int_eq(cf_submit(ex, t_hang_on_gate, &gate, &f), 0);
+  cf_future_wait(f, -1);
+}
+END_TEST
+
+static void run_hanging_suite(int fd) {
+  dup2(fd, 2);
+  Suite *s = suite_create("hang");
+  TCase *tc = tcase_create("hang");
+  cf_test_tcase_timeout(tc, 3);
+  tcase_add_test(tc, test_hangs_forever);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_set_fork_status(sr, CK_FORK);
+  srunner_run_all(sr, CK_SILENT);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  _exit(failed == 1 ? 0 : 1);
+}
+
+START_TEST(test_watchdog_dumps_stacks) {
+  if (cf_test_scale(1) != 1)
+    return; /* the nested suite's timing assumes no multiplier */
+  int p[2];
+  ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+  int st = run_child(run_hanging_suite, p[1], 30);
+  close(p[1]);
+  static char out[1 << 16];
+  size_t len = 0;
+  ssize_t r;
+  while (len < sizeof out - 1 &&
+         (r = read(p[0], out + len, sizeof out - 1 - len)) > 0)
+    len += (size_t)r;
+  out[len] = '\0';
+  close(p[0]);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                "the hanging test did not fail once (raw %#x)", st);
+  ck_assert_msg(strstr(out, "=== watchdog: test still running") != NULL,
+                "no watchdog report in: %.500s", out);
+  ck_assert_msg(strstr(out, "=== watchdog: aborting") != NULL,
+                "the watchdog did not abort: %.500s", out);
+  /* Both threads' stacks: gdb names the functions; /proc shows the
+   * threads. */
+  ck_assert_msg(strstr(out, "t_hang_on_gate") != NULL ||
+                    strstr(out, "--- thread") != NULL,
+                "no stacks in: %.2000s", out);
+}
+END_TEST
+
 Suite *cf_lifecycle_suite(void) {
   Suite *s = suite_create("lifecycle");
   TCase *tc = tcase_create("exit");
@@ -119,6 +182,10 @@ Suite *cf_lifecycle_suite(void) {
   cf_test_tcase_census(tc);
   tcase_add_test(tc, test_exit_with_thread_pool_busy);
   tcase_add_test(tc, test_exit_with_process_pool_busy);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("watchdog");
+  cf_test_tcase_timeout(tc, 60);
+  tcase_add_test(tc, test_watchdog_dumps_stacks);
   suite_add_tcase(s, tc);
   return s;
 }
