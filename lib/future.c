@@ -1,42 +1,62 @@
 /*
  * Futures: one allocation, one atomic state word.
  *
+ * WAITING. A thread waiting on one future sets CF__F_WAITERS in the state
+ * word and sleeps on that word with a futex (FUTEX_WAIT_BITSET: an absolute
+ * CLOCK_MONOTONIC deadline); the completer sees the flag in the CAS that
+ * publishes the done state and wakes the word. The futex re-checks the
+ * word in the kernel, so a wake-up cannot be lost between the check and
+ * the sleep, and a future nobody waits on completes without a system call.
+ * Waits on many futures (wait.c, as_completed.c) use callback nodes and a
+ * condition variable of their own instead.
+ *
  * LOCKING. Futures have no mutex of their own (it would double their size);
- * a fixed table of stripes, each a mutex and a CLOCK_MONOTONIC condition
- * variable, is shared by address hash. A stripe's mutex guards the callback
- * lists of the futures that hash to it, and waiters sleep on its condition
- * variable after setting CF__F_WAITERS under it. Completion itself is
- * lock-free (see complete_at): the stripe is taken only when the
- * publishing CAS shows a waiter or a callback, so a future nobody waits on
- * completes without a lock or a system call.
+ * a fixed table of stripe mutexes, shared by address hash, guards the
+ * callback lists. Completion itself is lock-free (see complete_at): the
+ * stripe is taken only when the publishing CAS shows a callback.
  *
  * Lock order: an executor's lock may be held when a stripe lock is taken
  * (cancel), never the reverse. Done callbacks run with no lock held.
  */
 #include "internal.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #define NSTRIPES 64
 
 static struct stripe {
   pthread_mutex_t mu;
-  pthread_cond_t cv;
-} __attribute__((aligned(64))) stripes[NSTRIPES];
-
-static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+} __attribute__((aligned(64))) stripes[NSTRIPES] = {
+    [0 ... NSTRIPES - 1] = {PTHREAD_MUTEX_INITIALIZER}};
 
 _Thread_local cf_future *cf__tls_current;
 _Thread_local cf_executor *cf__tls_executor;
 /* Message set by the running task; taken when it returns. */
 static _Thread_local char *tls_msg;
 
-static void stripes_init(void) {
-  for (int i = 0; i < NSTRIPES; i++) {
-    pthread_mutex_init(&stripes[i].mu, NULL);
-    cf__cond_init(&stripes[i].cv);
+static void futex_wake_all(_Atomic uint32_t *word) {
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+          NULL, 0);
+}
+
+/* Sleeps while *word == expected, up to an absolute CLOCK_MONOTONIC
+ * deadline (UINT64_MAX = none). Returns on a wake, a changed word, a
+ * signal or the deadline: the caller re-checks. */
+static void futex_wait_until(_Atomic uint32_t *word, uint32_t expected,
+                             uint64_t deadline) {
+  struct timespec ts, *tsp = NULL;
+  if (deadline != UINT64_MAX) {
+    cf__deadline_timespec(deadline, &ts);
+    tsp = &ts;
   }
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, expected,
+          tsp, NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
 static struct stripe *stripe_of(const cf_future *f) {
@@ -46,7 +66,6 @@ static struct stripe *stripe_of(const cf_future *f) {
 }
 
 cf_future *cf__future_alloc(cf_executor *ex, cf_fn fn, void *arg) {
-  pthread_once(&stripes_once, stripes_init);
   cf_future *f = malloc(sizeof *f);
   if (f == NULL)
     return NULL;
@@ -187,21 +206,19 @@ static int complete_at(cf_future *f, unsigned from, uint32_t to, int err,
       &f->state, &old, (old & ~(CF__STATE_MASK | CF__F_CLAIM)) | to,
       memory_order_release, memory_order_relaxed))
     ;
-  if (!(old & (CF__F_WAITERS | CF__F_CALLBACKS)))
+  if (old & CF__F_WAITERS)
+    futex_wake_all(&f->state);
+  if (!(old & CF__F_CALLBACKS))
     return 0;
   struct stripe *s = stripe_of(f);
   pthread_mutex_lock(&s->mu);
   struct cf__callback *cbs = f->callbacks;
   f->callbacks = NULL;
-  if (old & CF__F_WAITERS)
-    pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
-  if (cbs != NULL) {
-    /* A callback may drop the last reference someone else held. */
-    cf_future_retain(f);
-    run_callbacks(f, cbs);
-    cf_future_release(f);
-  }
+  /* A callback may drop the last reference someone else held. */
+  cf_future_retain(f);
+  run_callbacks(f, cbs);
+  cf_future_release(f);
   return 0;
 }
 
@@ -259,7 +276,7 @@ uint64_t cf__future_run_started(cf_future *f) {
   return now;
 }
 
-/* Sets a flag unless f is done; under the stripe lock. Seeing the done
+/* Sets a flag unless f is done. Seeing the done
  * state is an acquire, so a caller told "done" sees the outcome and
  * everything the task wrote before it completed. */
 static bool flag_unless_done(cf_future *f, uint32_t flag) {
@@ -324,18 +341,21 @@ int cf__future_wait_until(cf_future *f, uint64_t deadline) {
   if (ex != NULL && ex == cf__tls_executor && ex->vt->run_inline != NULL &&
       ex->vt->run_inline(ex, f))
     return 0;
-  struct stripe *s = stripe_of(f);
-  pthread_mutex_lock(&s->mu);
-  int rc = 0;
-  while (flag_unless_done(f, CF__F_WAITERS)) {
-    if (cf__cond_wait_until(&s->cv, &s->mu, deadline) == CF_ETIMEDOUT &&
-        !cf__done(f)) {
-      rc = CF_ETIMEDOUT;
-      break;
+  for (;;) {
+    uint32_t old = atomic_load_explicit(&f->state, memory_order_acquire);
+    if ((old & CF__STATE_MASK) >= CF_FINISHED)
+      return 0;
+    if (!(old & CF__F_WAITERS)) {
+      if (!atomic_compare_exchange_weak_explicit(
+              &f->state, &old, old | CF__F_WAITERS, memory_order_acquire,
+              memory_order_acquire))
+        continue;
+      old |= CF__F_WAITERS;
     }
+    if (deadline != UINT64_MAX && cf_now_ns() >= deadline)
+      return CF_ETIMEDOUT;
+    futex_wait_until(&f->state, old, deadline);
   }
-  pthread_mutex_unlock(&s->mu);
-  return rc;
 }
 
 int cf_future_wait(cf_future *f, double timeout) {

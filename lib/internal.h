@@ -10,7 +10,7 @@
  * A transition into a done state first claims the future (a CAS), so a
  * second completion sees the first and fails with CF_ESTATE, and a start
  * cannot slip in while a cancel writes the outcome; waiters sleep on the
- * future's stripe (future.c) and cannot miss the wake-up. PENDING ->
+ * state word itself (a futex, future.c) and cannot miss the wake-up. PENDING ->
  * RUNNING is a lone CAS so that a worker starting a task takes no lock.
  */
 #ifndef CF_INTERNAL_H
@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define CF__STATE_MASK 0x3u
-/* Somebody sleeps on the stripe's condition variable for this future. */
+/* Somebody sleeps on this future's state word (futex). */
 #define CF__F_WAITERS 0x4u
 /* The running task was asked to stop (cf_future_request_cancel). */
 #define CF__F_CANCEL_REQ 0x8u
