@@ -76,8 +76,8 @@ struct cf_future {
   _Atomic uint32_t state; /* cf_state | CF__F_* flags */
   atomic_uint refs;
   cf_executor *ex; /* owner, NULL for cf_future_new futures */
-  /* Executor queue links: owned by the executor, under its lock. */
-  struct cf_future *qnext, *qprev;
+  /* Executor queue link: owned by the executor, under its lock. */
+  struct cf_future *qnext;
   cf_fn fn;
   void *arg;
   /* Outcome: written once, under the stripe lock, before the state says

@@ -99,6 +99,9 @@ struct thread_pool {
 
 static _Thread_local struct worker *tls_worker;
 
+/* cf_future.in_queue, under the pool lock. */
+enum { QUEUED = 1, DROPPED = 2 };
+
 static struct thread_pool *pool_of(cf_executor *ex) {
   return (struct thread_pool *)ex;
 }
@@ -120,15 +123,12 @@ static void queue_append_reversed_locked(struct thread_pool *p,
   while (list != NULL) {
     cf_future *next = list->qnext;
     list->qnext = first;
-    list->in_queue = 1;
-    if (first != NULL)
-      first->qprev = list;
+    list->in_queue = QUEUED;
     first = list;
     list = next;
   }
   if (first == NULL)
     return;
-  first->qprev = p->tail;
   if (p->tail != NULL)
     p->tail->qnext = first;
   else
@@ -155,17 +155,11 @@ static void wake_space_waiters(struct thread_pool *p) {
   }
 }
 
-static void queue_unlink_locked(struct thread_pool *p, cf_future *f) {
-  if (f->qprev != NULL)
-    f->qprev->qnext = f->qnext;
-  else
-    p->head = f->qnext;
-  if (f->qnext != NULL)
-    f->qnext->qprev = f->qprev;
-  else
-    p->tail = f->qprev;
-  f->qnext = f->qprev = NULL;
-  f->in_queue = 0;
+/* Takes a future that left pending (cancelled, or run inline) out of the
+ * count and frees its slot; it stays on the run queue, a singly linked
+ * list, until a worker pops it and drops the queue's reference. */
+static void queue_drop_locked(struct thread_pool *p, cf_future *f) {
+  f->in_queue = DROPPED;
   atomic_fetch_sub(&p->pending, 1);
 }
 
@@ -173,8 +167,10 @@ static void queue_unlink_locked(struct thread_pool *p, cf_future *f) {
 static cf_future *queue_detach_locked(struct thread_pool *p) {
   cf_future *list = p->head;
   size_t n = 0;
-  for (cf_future *f = list; f != NULL; f = f->qnext, n++)
+  for (cf_future *f = list; f != NULL; f = f->qnext) {
+    n += f->in_queue == QUEUED;
     f->in_queue = 0;
+  }
   p->head = p->tail = NULL;
   atomic_fetch_sub(&p->pending, n);
   pthread_cond_broadcast(&p->space_cv);
@@ -341,14 +337,14 @@ static void *worker_main(void *arg) {
      * so the cost is one lock round trip per task between workers only. */
     cf_future *f = p->head;
     p->head = f->qnext;
-    if (p->head != NULL)
-      p->head->qprev = NULL;
-    else
+    if (p->head == NULL)
       p->tail = NULL;
+    bool counted_pending = f->in_queue == QUEUED;
     f->in_queue = 0;
     /* Uncounted as idle before the task leaves pending: see pool_submit. */
     recount(&counted, NULL);
-    atomic_fetch_sub(&p->pending, 1);
+    if (counted_pending)
+      atomic_fetch_sub(&p->pending, 1);
     /* Tasks remain and someone sleeps: let them help. */
     if (p->head != NULL &&
         atomic_load(&p->nsleeping) > atomic_load(&p->nwaking)) {
@@ -609,18 +605,15 @@ static bool pool_cancel(cf_executor *ex, cf_future *f) {
   if (!cf__future_cancel_pending(f))
     return false;
   atomic_fetch_add_explicit(&p->cancelled_queued, 1, memory_order_relaxed);
-  /* On the run queue: take it off now, freeing its slot. In the inbox or
-   * a worker's batch: the worker that takes it drops it. */
+  /* Its slot is free at once; the worker that pops it drops it. */
   pthread_mutex_lock(&p->mu);
   drain_inbox_locked(p);
-  bool unlinked = f->in_queue;
-  if (unlinked)
-    queue_unlink_locked(p, f);
+  bool dropped = f->in_queue == QUEUED;
+  if (dropped)
+    queue_drop_locked(p, f);
   pthread_mutex_unlock(&p->mu);
-  if (unlinked) {
+  if (dropped)
     wake_space_waiters(p);
-    cf_future_release(f); /* the queue's reference */
-  }
   return true;
 }
 
@@ -631,14 +624,14 @@ static bool pool_run_inline(cf_executor *ex, cf_future *f) {
     return false;
   pthread_mutex_lock(&p->mu);
   drain_inbox_locked(p);
-  bool unlinked = f->in_queue;
-  if (unlinked)
-    queue_unlink_locked(p, f);
+  bool dropped = f->in_queue == QUEUED && cf__state(f) == CF_PENDING;
+  if (dropped)
+    queue_drop_locked(p, f);
   pthread_mutex_unlock(&p->mu);
-  if (unlinked)
+  if (dropped)
     wake_space_waiters(p);
-  /* In a worker's batch: whoever starts it first runs it; the other
-   * drops its reference. */
+  /* Whoever starts it first runs it; the queue's reference stays with the
+   * worker that pops it. */
   bool ran = false;
   if (cf__future_try_start(f)) {
     atomic_fetch_add_explicit(&w->running, 1, memory_order_relaxed);
@@ -647,8 +640,6 @@ static bool pool_run_inline(cf_executor *ex, cf_future *f) {
     count_outcome(w, f);
     ran = true;
   }
-  if (unlinked)
-    cf_future_release(f);
   return ran;
 }
 
