@@ -277,8 +277,8 @@ typedef int (*cf_then_fn)(cf_future *prev, void *arg, void **result);
  * CF_EINVAL (f, fn or out NULL; a process pool executor), CF_ENOMEM,
  * CF_ESHUTDOWN. Never blocks.
  */
-CF_EXTERN int cf_future_then(cf_future *f, cf_executor *executor,
-                             cf_then_fn fn, void *arg, cf_future **out);
+CF_EXTERN int cf_future_then(cf_future *f, cf_executor *executor, cf_then_fn fn,
+                             void *arg, cf_future **out);
 
 /* Inside a task ----------------------------------------------------------- */
 
@@ -522,8 +522,8 @@ CF_EXTERN void cf_map_options_init(cf_map_options *opts);
  * CF_ENOMEM, or a submit error (CF_ESHUTDOWN, CF_EBROKEN). Does not block
  * (except on a bounded queue, like cf_submit).
  */
-CF_EXTERN int cf_map_new(cf_executor *ex, cf_fn fn, void *const *args,
-                         size_t n, const cf_map_options *opts, cf_map **out);
+CF_EXTERN int cf_map_new(cf_executor *ex, cf_fn fn, void *const *args, size_t n,
+                         const cf_map_options *opts, cf_map **out);
 
 /**
  * Waits for the next result in input order. Returns 0 and *result, the
@@ -543,8 +543,8 @@ CF_EXTERN void cf_map_free(cf_map *m);
  * are still waited for when errors is not NULL), CF_ETIMEDOUT, CF_EINVAL.
  * Blocks.
  */
-CF_EXTERN int cf_map_all(cf_executor *ex, cf_fn fn, void *const *args,
-                         size_t n, const cf_map_options *opts, void **results,
+CF_EXTERN int cf_map_all(cf_executor *ex, cf_fn fn, void *const *args, size_t n,
+                         const cf_map_options *opts, void **results,
                          int *errors);
 
 /* ------------------------------------------------------------------------ */
@@ -607,9 +607,9 @@ CF_EXTERN int cf_cpu_count(void);
 #endif
 
 /* Further parts of the API, each in its own header (one line each). */
-#include "cfutures/channel.h"
-#include "cfutures/semaphore.h"
 #include "cfutures/bridge.h"
+#include "cfutures/channel.h"
 #include "cfutures/process_pool.h"
+#include "cfutures/semaphore.h"
 
 #endif /* CFUTURES_H */

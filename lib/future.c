@@ -32,8 +32,8 @@
 
 static struct stripe {
   pthread_mutex_t mu;
-} __attribute__((aligned(64))) stripes[NSTRIPES] = {
-    [0 ... NSTRIPES - 1] = {PTHREAD_MUTEX_INITIALIZER}};
+} __attribute__((aligned(64)))
+stripes[NSTRIPES] = {[0 ... NSTRIPES - 1] = {PTHREAD_MUTEX_INITIALIZER}};
 
 _Thread_local cf_future *cf__tls_current;
 _Thread_local cf_executor *cf__tls_executor;
@@ -41,8 +41,8 @@ _Thread_local cf_executor *cf__tls_executor;
 static _Thread_local char *tls_msg;
 
 static void futex_wake_all(_Atomic uint32_t *word) {
-  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
-          NULL, 0);
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+          0);
 }
 
 /* Sleeps while *word == expected, up to an absolute CLOCK_MONOTONIC
@@ -55,8 +55,8 @@ static void futex_wait_until(_Atomic uint32_t *word, uint32_t expected,
     cf__deadline_timespec(deadline, &ts);
     tsp = &ts;
   }
-  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, expected,
-          tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, expected, tsp,
+          NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
 static struct stripe *stripe_of(const cf_future *f) {
@@ -125,7 +125,9 @@ bool cf_future_running(const cf_future *f) {
   return f != NULL && cf__state(f) == CF_RUNNING;
 }
 
-bool cf_future_done(const cf_future *f) { return f != NULL && cf__done(f); }
+bool cf_future_done(const cf_future *f) {
+  return f != NULL && cf__done(f);
+}
 
 bool cf__future_try_start(cf_future *f) {
   return cf__future_try_start_at(f, 0);
@@ -235,13 +237,11 @@ int cf__future_complete(cf_future *f, int state, int err, void *value,
   if (state == CF_CANCELLED)
     return complete(f, FROM_PENDING | FROM_RUNNING, CF_CANCELLED, CF_ECANCELED,
                     NULL, msg);
-  return complete(f, FROM_PENDING | FROM_RUNNING, CF_FINISHED, err, value,
-                  msg);
+  return complete(f, FROM_PENDING | FROM_RUNNING, CF_FINISHED, err, value, msg);
 }
 
 bool cf__future_cancel_pending(cf_future *f) {
-  return complete(f, FROM_PENDING, CF_CANCELLED, CF_ECANCELED, NULL, NULL) ==
-         0;
+  return complete(f, FROM_PENDING, CF_CANCELLED, CF_ECANCELED, NULL, NULL) == 0;
 }
 
 static bool cancel_requested(const cf_future *f) {
@@ -439,9 +439,8 @@ int cf_future_set_error(cf_future *f, int err, const char *message) {
     return CF_EINVAL;
   char *msg = NULL;
   if (message != NULL && (msg = cf__strdup(message)) == NULL) {
-    int rc = cf__future_complete(f, err == CF_ECANCELED ? CF_CANCELLED
-                                                         : CF_FINISHED,
-                                 err, NULL, NULL);
+    int rc = cf__future_complete(
+        f, err == CF_ECANCELED ? CF_CANCELLED : CF_FINISHED, err, NULL, NULL);
     return rc == 0 ? CF_ENOMEM : rc;
   }
   return cf__future_complete(
@@ -453,8 +452,7 @@ int cf_future_times_get(const cf_future *f, cf_future_times *out) {
     return CF_EINVAL;
   out->queued_ns = f->queued_ns;
   uint32_t st = cf__state(f);
-  out->started_ns =
-      st == CF_RUNNING || st == CF_FINISHED ? f->started_ns : 0;
+  out->started_ns = st == CF_RUNNING || st == CF_FINISHED ? f->started_ns : 0;
   out->finished_ns = cf__done(f) ? f->finished_ns : 0;
   return 0;
 }
@@ -477,4 +475,6 @@ int cf_task_set_message(const char *message) {
   return 0;
 }
 
-cf_future *cf_task_current(void) { return cf__tls_current; }
+cf_future *cf_task_current(void) {
+  return cf__tls_current;
+}

@@ -45,8 +45,9 @@ static void on_prev_done(cf_future *prev, void *userdata) {
     int rc = cf__executor_submit_future(ex, cont);
     if (rc != 0) {
       cf_future_release(cont);
-      cf__future_complete(cont, CF_FINISHED, rc, NULL,
-                          cf__strdup("the continuation could not be submitted"));
+      cf__future_complete(
+          cont, CF_FINISHED, rc, NULL,
+          cf__strdup("the continuation could not be submitted"));
     }
   }
   rec_release(r);
@@ -60,7 +61,8 @@ int cf_future_then(cf_future *f, cf_executor *executor, cf_then_fn fn,
                    void *arg, cf_future **out) {
   if (f == NULL || fn == NULL || out == NULL)
     return CF_EINVAL;
-  if (executor != NULL && (!executor->vt->takes_fn || executor->vt->submit == NULL))
+  if (executor != NULL &&
+      (!executor->vt->takes_fn || executor->vt->submit == NULL))
     return CF_EINVAL;
   struct then_rec *r = calloc(1, sizeof *r);
   if (r == NULL)

@@ -65,12 +65,12 @@ struct thread_pool {
   _Atomic(cf_future *) inbox;
   /* Tasks accepted and not yet taken by a worker (inbox + run queue). */
   atomic_size_t pending;
-  atomic_int nsleeping;      /* workers in cond_wait, or about to be */
-  atomic_int nspinning;      /* workers polling before they sleep */
-  atomic_int nstarting;      /* started, not yet looking for work */
-  atomic_int nwaking;        /* signalled, not yet awake; written under mu */
-  atomic_int nworkers;       /* alive; written under mu */
-  atomic_int space_waiters;  /* submitters waiting for room */
+  atomic_int nsleeping;     /* workers in cond_wait, or about to be */
+  atomic_int nspinning;     /* workers polling before they sleep */
+  atomic_int nstarting;     /* started, not yet looking for work */
+  atomic_int nwaking;       /* signalled, not yet awake; written under mu */
+  atomic_int nworkers;      /* alive; written under mu */
+  atomic_int space_waiters; /* submitters waiting for room */
   atomic_uint_fast64_t submitted;
   atomic_uint_fast64_t cancelled_queued; /* cancelled before they ran */
 
@@ -590,8 +590,8 @@ static int pool_resize(cf_executor *ex, int max_workers) {
   }
   /* Growing: start workers for what is queued now. */
   drain_inbox_locked(p);
-  size_t idle = (size_t)(atomic_load(&p->nsleeping) +
-                         atomic_load(&p->nspinning));
+  size_t idle =
+      (size_t)(atomic_load(&p->nsleeping) + atomic_load(&p->nspinning));
   while (atomic_load(&p->nworkers) < p->max_workers &&
          atomic_load(&p->pending) > idle && start_worker_locked(p) == 0)
     idle++;

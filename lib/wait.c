@@ -154,7 +154,8 @@ int cf_wait(cf_future *const *fs, size_t n, double timeout,
   if ((fs == NULL && n > 0) || cf__deadline(timeout, &deadline) != 0 ||
       (return_when != CF_FIRST_COMPLETED && return_when != CF_FIRST_EXCEPTION &&
        return_when != CF_ALL_COMPLETED) ||
-      (done != NULL && ndone == NULL) || (not_done != NULL && nnot_done == NULL))
+      (done != NULL && ndone == NULL) ||
+      (not_done != NULL && nnot_done == NULL))
     return CF_EINVAL;
   for (size_t i = 0; i < n; i++)
     if (fs[i] == NULL)
