@@ -357,7 +357,10 @@ CF_EXTERN int cf_thread_pool_new(const cf_thread_pool_options *opts,
                                  cf_executor **out);
 
 /**
- * Submits fn(arg) (Python's Executor.submit). *out, if out is not NULL,
+ * Submits fn(arg) (Python's Executor.submit). Tasks start in the order
+ * they were submitted (one thread's submits in its order; concurrent
+ * submits in the order they reached the queue), each on the first free
+ * worker. *out, if out is not NULL,
  * receives one reference to the task's future; with out NULL the task runs
  * and its outcome is counted in cf_executor_stats only. Returns 0,
  * CF_EINVAL (ex or fn NULL; a process pool, which takes cf_submit_bytes),
