@@ -759,6 +759,41 @@ START_TEST(test_rlimit_nofile) {
 }
 END_TEST
 
+/* The bridge out of descriptors: CF_EMFILE, nothing half-made. */
+START_TEST(test_bridge_out_of_descriptors) {
+  struct rlimit rl0;
+  ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl0), 0);
+  static int filler[4096];
+  int nfill = 0, hi = highest_fd(), fd;
+  while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && fd < hi &&
+         nfill < 4096)
+    filler[nfill++] = fd;
+  if (fd >= 0)
+    close(fd);
+  int fds0 = cf_test_count_fds();
+  int made = 0;
+  for (int extra = 0; extra <= 3; extra++) {
+    struct rlimit rl = rl0;
+    rl.rlim_cur = (rlim_t)(highest_fd() + 1 + extra);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    cf_bridge *b = NULL;
+    int rc = cf_bridge_new(&b);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl0), 0);
+    if (rc == 0) {
+      made++;
+      ck_assert_int_eq(cf_bridge_free(b), 0);
+    } else {
+      ck_assert_msg(rc == CF_EMFILE, "extra=%d: %s", extra, cf_err_name(rc));
+      ck_assert_ptr_null(b);
+    }
+    ck_assert_int_eq(cf_test_count_fds(), fds0);
+  }
+  for (int i = 0; i < nfill; i++)
+    close(filler[i]);
+  ck_assert_int_gt(made, 0);
+}
+END_TEST
+
 /* Spurious and late wakeups ------------------------------------------- */
 
 /* Waits of every kind while condition waits wake spuriously and notifies
@@ -849,6 +884,7 @@ Suite *cf_faults_suite(void) {
   cf_test_tcase_timeout(tc, 60);
   cf_test_tcase_census(tc);
   tcase_add_test(tc, test_thread_create_fails);
+  tcase_add_test(tc, test_bridge_out_of_descriptors);
   tcase_add_test(tc, test_spurious_wakeups);
   suite_add_tcase(s, tc);
   return s;
