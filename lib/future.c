@@ -66,7 +66,7 @@ static struct stripe *stripe_of(const cf_future *f) {
 }
 
 cf_future *cf__future_alloc(cf_executor *ex, cf_fn fn, void *arg) {
-  cf_future *f = malloc(sizeof *f);
+  cf_future *f = cf__future_mem_alloc();
   if (f == NULL)
     return NULL;
   *f = (cf_future){.ex = ex, .fn = fn, .arg = arg, .queued_ns = cf_now_ns()};
@@ -110,7 +110,7 @@ void cf_future_release(cf_future *f) {
   if (f->value_free != NULL && f->value != NULL)
     f->value_free(f->value);
   free(f->msg);
-  free(f);
+  cf__future_mem_free(f);
 }
 
 int cf_future_state(const cf_future *f) {

@@ -92,6 +92,10 @@ struct cf_future {
   uint64_t queued_ns, started_ns, finished_ns;
 };
 
+/* future_cache.c: memory for futures (malloc/free, faster across threads) */
+cf_future *cf__future_mem_alloc(void);
+void cf__future_mem_free(cf_future *f);
+
 /* future.c */
 cf_future *cf__future_alloc(cf_executor *ex, cf_fn fn, void *arg);
 bool cf__future_try_start(cf_future *f);
