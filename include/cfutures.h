@@ -336,10 +336,10 @@ typedef struct cf_thread_pool_options {
   size_t max_queued;
   /* CF_POOL_* flags. */
   unsigned flags;
-  /* Microseconds an idle worker polls for work (yielding the CPU as it
-   * goes) before it sleeps, so that a steady stream of submits needs no
-   * wake-up system calls. At most one worker spins at a time. Default 50;
-   * 0 never spins. */
+  /* Microseconds an idle worker polls for work, and a thread waiting on
+   * one of the pool's futures polls it, before sleeping (yielding the CPU
+   * as they go), so that a steady stream of submits and short round trips
+   * need no wake-up system calls. Default 50; 0 never polls. */
   unsigned spin_us;
 } cf_thread_pool_options;
 

@@ -332,6 +332,10 @@ int cf_future_on_done(cf_future *f, cf_done_fn cb, void *userdata) {
   return 0;
 }
 
+static bool is_done(void *f) {
+  return cf__done(f);
+}
+
 int cf__future_wait_until(cf_future *f, uint64_t deadline) {
   if (cf__done(f))
     return 0;
@@ -341,6 +345,18 @@ int cf__future_wait_until(cf_future *f, uint64_t deadline) {
   if (ex != NULL && ex == cf__tls_executor && ex->vt->run_inline != NULL &&
       ex->vt->run_inline(ex, f))
     return 0;
+  /* A short task is often done within microseconds: poll first, within
+   * the deadline. */
+  if (ex != NULL && ex->spin_us > 0) {
+    unsigned spin = ex->spin_us;
+    if (deadline != UINT64_MAX) {
+      uint64_t now = cf_now_ns();
+      uint64_t left_us = deadline > now ? (deadline - now) / 1000u : 0;
+      spin = left_us < spin ? (unsigned)left_us : spin;
+    }
+    if (spin > 0 && cf__spin_until(is_done, f, spin))
+      return 0;
+  }
   for (;;) {
     uint32_t old = atomic_load_explicit(&f->state, memory_order_acquire);
     if ((old & CF__STATE_MASK) >= CF_FINISHED)

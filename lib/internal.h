@@ -67,6 +67,9 @@ struct cf__executor_vtable {
 
 struct cf_executor {
   const struct cf__executor_vtable *vt;
+  /* Microseconds a thread waiting on one of this executor's futures polls
+   * it before sleeping (0 = never); fixed at creation. */
+  unsigned spin_us;
   /* Raised by shutdown with CF_SHUTDOWN_CANCEL_FUTURES: every task running
    * on this executor sees cf_task_cancel_requested(). */
   atomic_bool stop_running;
@@ -133,6 +136,10 @@ static inline bool cf__done(const cf_future *f) {
  * worker this thread is. */
 extern _Thread_local cf_future *cf__tls_current;
 extern _Thread_local cf_executor *cf__tls_executor;
+
+/* Polls until *word satisfies done(word) or spin_us pass; yields the CPU
+ * every few rounds. Returns true if done. (thread_pool.c) */
+bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us);
 
 /* clock.c */
 /* Converts a timeout in seconds into an absolute deadline in ns

@@ -232,19 +232,19 @@ static void break_pool(struct thread_pool *p) {
   }
 }
 
-/* Polls for work for up to spin_us before the worker sleeps: a submit
- * that finds a spinning worker needs no wake-up (a system call and, on a
- * small machine, a context switch). sched_yield hands the CPU to a
- * runnable submitter sharing it, so spinning does not starve the thread it
- * waits for. */
-static void spin_for_work(struct thread_pool *p) {
-  uint64_t deadline = cf_now_ns() + (uint64_t)p->spin_us * 1000u;
+/* Polling before sleeping: a thread that finds its work (or its future's
+ * outcome) while polling needs no wake-up -- a system call and, on a small
+ * machine, a context switch on each side. sched_yield every few rounds
+ * hands the CPU to a runnable thread sharing it, so polling does not
+ * starve the thread it waits for. */
+bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us) {
+  uint64_t deadline = cf_now_ns() + (uint64_t)spin_us * 1000u;
   for (unsigned i = 0;; i++) {
-    if (atomic_load_explicit(&p->pending, memory_order_relaxed) > 0)
-      return;
+    if (done(arg))
+      return true;
     if ((i & 15) == 15) {
       if (cf_now_ns() >= deadline)
-        return;
+        return false;
       sched_yield();
     } else {
 #if defined(__x86_64__) || defined(__i386__)
@@ -254,6 +254,11 @@ static void spin_for_work(struct thread_pool *p) {
 #endif
     }
   }
+}
+
+static bool has_work(void *arg) {
+  struct thread_pool *p = arg;
+  return atomic_load_explicit(&p->pending, memory_order_relaxed) > 0;
 }
 
 /* Moves a worker from one idle counter to another (NULL = none). Under
@@ -314,7 +319,7 @@ static void *worker_main(void *arg) {
         spun = true;
         recount(&counted, &p->nspinning);
         pthread_mutex_unlock(&p->mu);
-        spin_for_work(p);
+        cf__spin_until(has_work, p, p->spin_us);
         now = 0;
         pthread_mutex_lock(&p->mu);
         continue;
@@ -696,6 +701,7 @@ int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
   p->max_queued = opts->max_queued;
   p->flags = opts->flags;
   p->spin_us = opts->spin_us;
+  p->base.spin_us = opts->spin_us;
   *out = &p->base;
   return 0;
 }
