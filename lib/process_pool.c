@@ -320,6 +320,9 @@ static int region_ensure(struct region *r, size_t need, bool *newfd) {
     r->fd = memfd_create("cfutures", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (r->fd < 0)
       return neg_errno();
+    /* memfds are born 0777; only this user's processes need it (through
+     * /proc/<pid>/fd, which is guarded anyway): say so. */
+    fchmod(r->fd, 0600);
     *newfd = true;
   }
   /* On failure a region that was mapped stays as it was: a task's output
@@ -834,7 +837,12 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
   int bufsz = 1 << 20;
   setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
   setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
-  pid_t pid = fork();
+  /* _Fork, not fork: the zygote is single-threaded, so nothing needs the
+   * atfork handlers, and the host's child handlers -- inherited when the
+   * zygote was forked, and already run there once -- must not run again
+   * in a worker, where they may close or reuse the worker's descriptors
+   * (libuv registers one). */
+  pid_t pid = _Fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != zygote)

@@ -24,6 +24,10 @@ static int check_header(const struct cf__wire_hdr *h, uint64_t max_payload) {
     return CF_EPROTO;
   if (h->msg_len > CF__WIRE_MSG_MAX)
     return CF_EPROTO;
+  /* Whatever the limit, a length that would wrap the frame's size is a
+   * lie: refuse it before any sum is formed. */
+  if (h->len > UINT64_MAX - CF__WIRE_HDR_SIZE - CF__WIRE_MSG_MAX)
+    return CF_ETOOBIG;
   unsigned allowed;
   switch (h->op) {
   case CF__OP_TASK:
@@ -90,8 +94,8 @@ int cf__wire_decode(const void *buf, size_t avail, uint64_t max_payload,
   int rc = check_header(&d, max_payload);
   if (rc != 0)
     return rc;
-  /* Both terms are bounded by the checks above, so the sum cannot wrap on
-   * a 64-bit size_t; on a 32-bit one, refuse what cannot be addressed. */
+  /* check_header bounds both terms, so the sum cannot wrap; on a 32-bit
+   * size_t, refuse what cannot be addressed. */
   uint64_t inline_len = (d.flags & CF__WF_SHM) ? 0 : d.len;
   uint64_t total = (uint64_t)CF__WIRE_HDR_SIZE + d.msg_len + inline_len;
   if (total > (uint64_t)SIZE_MAX)

@@ -497,10 +497,6 @@ static void host_atfork_child(void) {
     lock_pipe[0] = lock_pipe[1] = -1;
 }
 
-static bool known_bugs(void) {
-  return getenv("CF_TEST_KNOWN_BUGS") != NULL;
-}
-
 /* A host with libuv (or any library with a pthread_atfork child handler
  * that closes descriptors it owned) must still get working workers. */
 START_TEST(test_host_atfork_handler) {
@@ -510,13 +506,8 @@ START_TEST(test_host_atfork_handler) {
   cf_future *f;
   ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "hi", 2, &f), 0);
   int rc = cf_future_bytes(f, 30, NULL, NULL);
-  if (rc != 0) {
-    fprintf(stderr,
-            "KNOWN BUG: a host pthread_atfork child handler that closes its "
-            "descriptors kills the workers: %s (%s)\n",
-            cf_err_name(rc), cf_future_error_message(f));
-    ck_assert_msg(!known_bugs(), "task failed: %s", cf_err_name(rc));
-  }
+  ck_assert_msg(rc == 0, "task failed: %s (%s)", cf_err_name(rc),
+                cf_future_error_message(f));
   cf_future_release(f);
   ck_assert_int_eq(cf_executor_free(ex), 0);
   close(lock_pipe[0]);
