@@ -472,3 +472,25 @@ static void census_teardown(void) {
 void cf_test_tcase_census(TCase *tc) {
   tcase_add_checked_fixture(tc, census_setup, census_teardown);
 }
+
+int cf_test_main(const cf_test_suite *suites, size_t n, int argc,
+                 char **argv) {
+  SRunner *sr = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (argc > 1 && strcmp(argv[1], suites[i].name) != 0)
+      continue;
+    if (sr == NULL)
+      sr = srunner_create(suites[i].make());
+    else
+      srunner_add_suite(sr, suites[i].make());
+  }
+  if (sr == NULL) {
+    fprintf(stderr, "no suite named %s\n", argc > 1 ? argv[1] : "");
+    return 2;
+  }
+  cf_test_harness_init();
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -82,6 +82,15 @@ bool cf_test_poll(bool (*pred)(void *), void *ctx, double timeout);
  * success. */
 cf_executor *cf_test_pool(int max_workers);
 
+/* A test program's main: runs the suite named by argv[1] (as CTest does,
+ * one process per suite), or every suite with no argument. */
+typedef struct cf_test_suite {
+  const char *name;
+  Suite *(*make)(void);
+} cf_test_suite;
+int cf_test_main(const cf_test_suite *suites, size_t n, int argc,
+                 char **argv);
+
 #endif
 
 /* Watchdog and census ---------------------------------------------------
