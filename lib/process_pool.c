@@ -149,7 +149,15 @@ struct region {
 };
 
 enum wstate { W_FREE, W_SPAWNING, W_READY };
-enum kill_reason { K_NONE, K_TIMEOUT, K_CANCEL, K_TERM, K_PROTO, K_BROKEN };
+enum kill_reason {
+  K_NONE,
+  K_TIMEOUT,
+  K_CANCEL,
+  K_TERM,
+  K_PROTO,
+  K_NOMEM,
+  K_BROKEN
+};
 
 struct worker {
   enum wstate st;
@@ -1345,7 +1353,8 @@ static void worker_read_locked(struct pool *p, int slot, struct tlist *done) {
   while (!w->eof) {
     size_t want = need > READ_CHUNK ? need : READ_CHUNK;
     if (buf_reserve(&w->ibuf, &w->icap, w->ilen + want) != 0) {
-      kill_worker_locked(w, K_PROTO, SIGKILL);
+      /* No room to take its reply: its task fails for lack of memory. */
+      kill_worker_locked(w, K_NOMEM, SIGKILL);
       return;
     }
     struct iovec iov = {w->ibuf + w->ilen, w->icap - w->ilen};
@@ -1447,6 +1456,10 @@ static void worker_exited_locked(struct pool *p, int slot, int status,
     } else if (w->kill_reason == K_PROTO) {
       snprintf(m, sizeof m, "protocol error from the worker; %s", why);
       fail_task(p, t, CF_EPROTO, m, done);
+    } else if (w->kill_reason == K_NOMEM) {
+      snprintf(m, sizeof m, "out of memory reading the worker's reply; %s",
+               why);
+      fail_task(p, t, CF_ENOMEM, m, done);
     } else if (w->kill_reason == K_TERM) {
       snprintf(m, sizeof m, "the pool was terminated; %s", why);
       fail_task(p, t, CF_EWORKER, m, done);

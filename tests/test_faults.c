@@ -415,11 +415,6 @@ static int scen_process_pool(void) {
     if (rc == CF_ETIMEDOUT && !cf_future_done(fs[i]))
       FAIL("a process pool future was never completed");
     /* Allocation faults in the worker itself fail its task. */
-    if (rc == CF_EPROTO && !known_bugs()) {
-      fprintf(stderr, "KNOWN BUG: an allocation failure in the pool's "
-                      "reader fails the task with EPROTO\n");
-      rc = CF_ENOMEM;
-    }
     if (!resource_code(rc) && rc != CF_EWORKER && rc != CF_EBROKEN)
       FAIL("a process pool future failed with %s", cf_err_name(rc));
     if (rc == 0 && len != (i == 0 ? 5u : sizeof big))
