@@ -210,6 +210,11 @@ struct pool {
   bool shutdown, broken, zygote_dead, mgr_done;
   int terminating;    /* the signal of terminate/kill, or 0 */
   int spawn_failures; /* in a row */
+  int early_deaths;   /* workers in a row that died before they were ready */
+  /* A task could not be framed for lack of memory: the manager retries
+   * every NOMEM_RETRY_MS and fails the task after NOMEM_GIVE_UP_NS. */
+  bool nomem_retry;
+  uint64_t nomem_since;
   char broken_msg[512];
   uint64_t next_id;
   uint64_t submitted, completed, failed, cancelled;
@@ -1084,9 +1089,12 @@ static bool worker_takes(const struct pool *p, const struct worker *w) {
          w->fl.n < p->o.pipeline_depth;
 }
 
+#define NOMEM_RETRY_MS 10
+#define NOMEM_GIVE_UP_NS 1000000000ull
+
 /* Sends queued tasks to workers with room. Returns true if a task with a
- * deadline became the oldest on a worker (the manager must recompute its
- * wake-up time). */
+ * deadline became the oldest on a worker, or memory ran out (the manager
+ * must recompute its wake-up time). */
 static bool dispatch_locked(struct pool *p) {
   bool deadline = false;
   uint64_t touched = 0; /* slots 0..63 touched; others flushed at once */
@@ -1101,8 +1109,13 @@ static bool dispatch_locked(struct pool *p) {
       break;
     struct worker *w = &p->ws[best];
     struct task *t = p->queue.head;
-    if (encode_task_locked(p, w, t) != 0)
-      break; /* out of memory: try again on the next event */
+    if (encode_task_locked(p, w, t) != 0) {
+      /* Out of memory: the manager tries again shortly. */
+      p->nomem_retry = true;
+      deadline = true;
+      break;
+    }
+    p->nomem_since = 0;
     tl_remove(&p->queue, t);
     t->in_queue = false;
     cf__future_try_start(t->f); /* false for a task sent again */
@@ -1326,6 +1339,7 @@ static int handle_frames_locked(struct pool *p, int slot, struct tlist *done,
     off += flen;
     if (h.op == CF__OP_READY) {
       w->ready_seen = true;
+      p->early_deaths = 0;
     } else if (h.op == CF__OP_INIT_FAIL) {
       char why[200];
       snprintf(why, sizeof why, "the initializer failed in worker %d: %s",
@@ -1435,6 +1449,13 @@ static void worker_exited_locked(struct pool *p, int slot, int status,
       w->kill_reason == K_NONE) {
     char b[400];
     snprintf(b, sizeof b, "the initializer crashed: %s", why);
+    break_pool_locked(p, b);
+  } else if (!w->ready_seen && !clean && w->kill_reason == K_NONE &&
+             !p->broken && ++p->early_deaths >= 5) {
+    /* Workers that die before they can take a task (out of memory, say)
+     * would be replaced forever while the queue waits: give up. */
+    char b[400];
+    snprintf(b, sizeof b, "workers keep dying before they are ready: %s", why);
     break_pool_locked(p, b);
   }
   struct task *t = tl_pop(&w->fl);
@@ -1628,7 +1649,21 @@ static bool maintain_locked(struct pool *p, struct tlist *done) {
           free_slot = i;
     }
   }
+  p->nomem_retry = false;
   dispatch_locked(p);
+  if (p->nomem_retry && p->queue.n > 0) {
+    /* Memory that stays short must not strand the queue: after a while
+     * the task that cannot be framed fails, and the next one tries. */
+    uint64_t now = cf_now_ns();
+    if (p->nomem_since == 0) {
+      p->nomem_since = now;
+    } else if (now - p->nomem_since >= NOMEM_GIVE_UP_NS) {
+      struct task *t = tl_pop(&p->queue);
+      t->in_queue = false;
+      fail_task(p, t, CF_ENOMEM, "out of memory framing the task", done);
+      p->nomem_since = now;
+    }
+  }
   flush_all_locked(p);
   /* Idle workers that will get no more work are told to exit. */
   for (int i = 0; i < p->nslots; i++) {
@@ -1723,6 +1758,8 @@ static void *manager_main(void *arg) {
     }
     bool finished = maintain_locked(p, &done);
     timeout_ms = deadlines_locked(p);
+    if (p->nomem_retry && (timeout_ms < 0 || timeout_ms > NOMEM_RETRY_MS))
+      timeout_ms = NOMEM_RETRY_MS;
     pthread_mutex_unlock(&p->mu);
     complete_all(&done);
     graveyard = done;
@@ -2010,11 +2047,11 @@ static void wait_helped(struct pool *p, cf_future *f, uint64_t deadline) {
           ev.data.u64 = ((uint64_t)TAG_WORKER << 32) | (uint32_t)slot;
           epoll_ctl(p->ep, EPOLL_CTL_MOD, w->sock, &ev);
         }
-        dispatch_locked(p);
+        bool dl = dispatch_locked(p);
         flush_all_locked(p);
         /* The manager must see new oldest tasks with deadlines, and a
          * worker that went away or has to be replaced. */
-        wake = w->eof || w->retiring ||
+        wake = dl || w->eof || w->retiring ||
                (w->fl.head != NULL &&
                 (w->fl.head->timeout_ns || w->fl.head->cancel_req));
       }

@@ -30,12 +30,6 @@
 
 static char why[256];
 
-/* Bugs found here and reported, not yet fixed, are tolerated (and printed
- * as KNOWN BUG) unless CF_TEST_KNOWN_BUGS is set, which makes them fail. */
-static bool known_bugs(void) {
-  return getenv("CF_TEST_KNOWN_BUGS") != NULL;
-}
-
 #define FAIL(...)                                                              \
   do {                                                                         \
     snprintf(why, sizeof why, __VA_ARGS__);                                    \
@@ -505,12 +499,10 @@ START_TEST(test_alloc_channel) {
 END_TEST
 
 START_TEST(test_alloc_process_pool) {
-  /* Sticky (every allocation failing from the k-th on, in the parent and
-   * in the zygote and workers that inherit the counter) is left out: the
-   * pool then restarts workers in a loop and its futures never complete.
-   * CF_TORTURE_STICKY=1 runs it. */
-  torture_ex("process_pool", scen_process_pool,
-             getenv("CF_TORTURE_STICKY") != NULL);
+  /* Sticky too: every allocation failing from the k-th on, in the parent
+   * and in the zygote and workers that inherit the counter. The pool must
+   * then fail its tasks (or break), not restart workers forever. */
+  torture_ex("process_pool", scen_process_pool, true);
 }
 END_TEST
 
@@ -696,7 +688,7 @@ START_TEST(test_rlimit_nofile) {
   if (fd >= 0)
     close(fd);
   int fds0 = cf_test_count_fds(), kids0 = count_children();
-  int created = 0, refused = 0, hung = 0;
+  int created = 0, refused = 0;
   for (int extra = 0; extra <= 12; extra++) {
     struct rlimit rl = rl0;
     rl.rlim_cur = (rlim_t)(highest_fd() + 1 + extra);
@@ -713,22 +705,10 @@ START_TEST(test_rlimit_nofile) {
       cf_future *f = NULL;
       rc = cf_submit_bytes(ex, t_echo, "x", 1, &f);
       if (rc == 0) {
-        rc = cf_future_bytes(f, known_bugs() ? BOUND : 2.0, NULL, NULL);
-        if (!cf_future_done(f)) {
-          hung++;
-          fprintf(stderr,
-                  "KNOWN BUG: RLIMIT_NOFILE %d (%d free): the pool was "
-                  "created but its task never completes\n",
-                  (int)rl.rlim_cur, extra);
-          ck_assert_msg(!known_bugs(), "extra=%d: task hung", extra);
-          /* cf_executor_free would hang as well (in pool_shutdown): leave
-           * this pool behind and count from what is open now. */
-          cf_future_release(f);
-          ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl0), 0);
-          fds0 = cf_test_count_fds();
-          kids0 = count_children();
-          continue;
-        }
+        rc = cf_future_bytes(f, BOUND, NULL, NULL);
+        ck_assert_msg(cf_future_done(f),
+                      "RLIMIT_NOFILE %d (%d free): the task never completed",
+                      (int)rl.rlim_cur, extra);
         cf_future_release(f);
       }
       ck_assert_msg(rc == 0 || rc == CF_EMFILE || rc == CF_EBROKEN ||
@@ -749,8 +729,7 @@ START_TEST(test_rlimit_nofile) {
     close(filler[i]);
   ck_assert_int_gt(refused, 0);
   ck_assert_int_gt(created, 0);
-  fprintf(stderr, "rlimit: %d refused, %d created, %d of them hung\n", refused,
-          created, hung);
+  fprintf(stderr, "rlimit: %d refused, %d created\n", refused, created);
 }
 END_TEST
 

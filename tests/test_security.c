@@ -312,8 +312,8 @@ START_TEST(test_shared_memory_is_anonymous_and_private) {
   ck_assert_int_eq(count_shm(), shm0);
   ck_assert_int_gt(memfds, 0);
   ck_assert_msg(open_modes == 0,
-                "%d of %d memfds have group/other permission bits",
-                open_modes, memfds);
+                "%d of %d memfds have group/other permission bits", open_modes,
+                memfds);
 }
 END_TEST
 
@@ -326,7 +326,8 @@ START_TEST(test_executor_arguments_stay_literal) {
   char pwned[64];
   snprintf(pwned, sizeof pwned, "%s/pwned", dir);
   /* NUL-separated records: one holds a newline, one starts with a dash,
-   * one tries each kind of shell expansion, one is 100 KiB long (the kernel refuses one argument above 128 KiB). */
+   * one tries each kind of shell expansion, one is 100 KiB long (the kernel
+   * refuses one argument above 128 KiB). */
   size_t bigl = 100 << 10; /* a single argument may have 128 KiB */
   char *in = malloc(bigl + 4096);
   ck_assert_ptr_nonnull(in);
