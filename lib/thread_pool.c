@@ -60,21 +60,29 @@ struct worker {
   atomic_int running;
 };
 
+/* Fields are grouped by who writes them, each group on its own cache line,
+ * so that the submitter's stores and the workers' do not keep stealing
+ * one line from each other. */
+#define CF__LINE 64
+
 struct thread_pool {
   cf_executor base;
-  _Atomic(cf_future *) inbox;
-  /* Tasks accepted and not yet taken by a worker (inbox + run queue). */
-  atomic_size_t pending;
-  atomic_int nsleeping;     /* workers in cond_wait, or about to be */
+  /* Written by submitters. */
+  _Alignas(CF__LINE) _Atomic(cf_future *) inbox;
+  atomic_uint_fast64_t submitted;
+  /* Written by both sides: tasks accepted and not yet taken by a worker
+   * (inbox + run queue). */
+  _Alignas(CF__LINE) atomic_size_t pending;
+  /* Written by workers (under mu), read by submitters. */
+  _Alignas(CF__LINE) atomic_int nsleeping; /* in cond_wait, or about to be */
   atomic_int nspinning;     /* workers polling before they sleep */
   atomic_int nstarting;     /* started, not yet looking for work */
   atomic_int nwaking;       /* signalled, not yet awake; written under mu */
   atomic_int nworkers;      /* alive; written under mu */
   atomic_int space_waiters; /* submitters waiting for room */
-  atomic_uint_fast64_t submitted;
   atomic_uint_fast64_t cancelled_queued; /* cancelled before they ran */
 
-  pthread_mutex_t mu;
+  _Alignas(CF__LINE) pthread_mutex_t mu;
   pthread_cond_t work_cv;  /* idle workers wait for tasks */
   pthread_cond_t space_cv; /* submitters wait for room (max_queued) */
   pthread_cond_t exit_cv;  /* shutdown(WAIT) waits for workers to exit */
@@ -239,6 +247,9 @@ static void break_pool(struct thread_pool *p) {
  * starve the thread it waits for. */
 bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us) {
   uint64_t deadline = cf_now_ns() + (uint64_t)spin_us * 1000u;
+  /* Each look at the word pulls its cache line away from the thread that
+   * writes it; back off (up to 32 pauses) between looks. */
+  unsigned pauses = 1;
   for (unsigned i = 0;; i++) {
     if (done(arg))
       return true;
@@ -246,13 +257,16 @@ bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us) {
       if (cf_now_ns() >= deadline)
         return false;
       sched_yield();
-    } else {
+    }
+    for (unsigned k = 0; k < pauses; k++) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #elif defined(__aarch64__)
       __asm__ __volatile__("yield");
 #endif
     }
+    if (pauses < 32)
+      pauses *= 2;
   }
 }
 
@@ -672,9 +686,11 @@ int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
   }
   if (opts->max_workers < 1 || (opts->flags & ~(unsigned)CF_POOL_NONBLOCK))
     return CF_EINVAL;
-  struct thread_pool *p = calloc(1, sizeof *p);
+  /* sizeof is a multiple of the alignment, as aligned_alloc asks. */
+  struct thread_pool *p = aligned_alloc(CF__LINE, sizeof *p);
   if (p == NULL)
     return CF_ENOMEM;
+  memset(p, 0, sizeof *p);
   p->base.vt = &thread_pool_vtable;
   /* Adaptive: the lock is held for a few list operations, so a contender
    * spinning briefly beats sleeping in the kernel. */
