@@ -346,7 +346,8 @@ int cf__future_wait_until(cf_future *f, uint64_t deadline) {
       ex->vt->run_inline(ex, f))
     return 0;
   /* A short task is often done within microseconds: poll first, within
-   * the deadline. */
+   * the deadline. The state word is written once, by the completer, so
+   * polling it every pause costs nobody else. */
   if (ex != NULL && ex->spin_us > 0) {
     unsigned spin = ex->spin_us;
     if (deadline != UINT64_MAX) {
@@ -354,7 +355,7 @@ int cf__future_wait_until(cf_future *f, uint64_t deadline) {
       uint64_t left_us = deadline > now ? (deadline - now) / 1000u : 0;
       spin = left_us < spin ? (unsigned)left_us : spin;
     }
-    if (spin > 0 && cf__spin_until(is_done, f, spin))
+    if (spin > 0 && cf__spin_until(is_done, f, spin, 1))
       return 0;
   }
   for (;;) {

@@ -137,9 +137,11 @@ static inline bool cf__done(const cf_future *f) {
 extern _Thread_local cf_future *cf__tls_current;
 extern _Thread_local cf_executor *cf__tls_executor;
 
-/* Polls until *word satisfies done(word) or spin_us pass; yields the CPU
- * every few rounds. Returns true if done. (thread_pool.c) */
-bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us);
+/* Polls done(arg) until it is true or spin_us pass, pausing between looks
+ * (doubling up to max_pauses) and yielding the CPU every few rounds.
+ * Returns true if done. (thread_pool.c) */
+bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us,
+                    unsigned max_pauses);
 
 /* clock.c */
 /* Converts a timeout in seconds into an absolute deadline in ns

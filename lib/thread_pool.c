@@ -245,10 +245,9 @@ static void break_pool(struct thread_pool *p) {
  * machine, a context switch on each side. sched_yield every few rounds
  * hands the CPU to a runnable thread sharing it, so polling does not
  * starve the thread it waits for. */
-bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us) {
+bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us,
+                    unsigned max_pauses) {
   uint64_t deadline = cf_now_ns() + (uint64_t)spin_us * 1000u;
-  /* Each look at the word pulls its cache line away from the thread that
-   * writes it; back off (up to 32 pauses) between looks. */
   unsigned pauses = 1;
   for (unsigned i = 0;; i++) {
     if (done(arg))
@@ -265,7 +264,7 @@ bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us) {
       __asm__ __volatile__("yield");
 #endif
     }
-    if (pauses < 32)
+    if (pauses < max_pauses)
       pauses *= 2;
   }
 }
@@ -333,7 +332,10 @@ static void *worker_main(void *arg) {
         spun = true;
         recount(&counted, &p->nspinning);
         pthread_mutex_unlock(&p->mu);
-        cf__spin_until(has_work, p, p->spin_us);
+        /* The pending count is written by every submit: each look steals
+         * its cache line from the submitter, so look less and less often
+         * (up to 8 pauses apart). */
+        cf__spin_until(has_work, p, p->spin_us, 8);
         now = 0;
         pthread_mutex_lock(&p->mu);
         continue;
