@@ -150,16 +150,7 @@ static int run_mem(const bench_args *a) {
 }
 
 int main(int argc, char **argv) {
-  bench_args a;
-  if (bench_args_parse(argc, argv, &a) != 0)
-    return 2;
-  if (strcmp(a.workload, "W1") == 0)
-    return run_w1(&a);
-  if (strcmp(a.workload, "W2") == 0)
-    return run_w2(&a);
-  if (strcmp(a.workload, "W3") == 0)
-    return run_w3(&a);
-  if (strcmp(a.workload, "MEM") == 0)
-    return run_mem(&a);
-  return bench_unsupported(argv[0], a.workload);
+  static const bench_workload ws[] = {
+      {"W1", run_w1}, {"W2", run_w2}, {"W3", run_w3}, {"MEM", run_mem}};
+  return bench_main(argc, argv, ws, sizeof ws / sizeof ws[0]);
 }

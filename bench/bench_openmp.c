@@ -61,12 +61,6 @@ static int run_w3(const bench_args *a) {
 }
 
 int main(int argc, char **argv) {
-  bench_args a;
-  if (bench_args_parse(argc, argv, &a) != 0)
-    return 2;
-  if (strcmp(a.workload, "W1") == 0)
-    return run_w1(&a);
-  if (strcmp(a.workload, "W3") == 0)
-    return run_w3(&a);
-  return bench_unsupported(argv[0], a.workload);
+  static const bench_workload ws[] = {{"W1", run_w1}, {"W3", run_w3}};
+  return bench_main(argc, argv, ws, sizeof ws / sizeof ws[0]);
 }

@@ -84,6 +84,16 @@ int bench_unsupported(const char *prog, const char *workload) {
   return 2;
 }
 
+int bench_main(int argc, char **argv, const bench_workload *ws, size_t n) {
+  bench_args a;
+  if (bench_args_parse(argc, argv, &a) != 0)
+    return 2;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(a.workload, ws[i].name) == 0)
+      return ws[i].run(&a);
+  return bench_unsupported(argv[0], a.workload);
+}
+
 uint64_t bench_spin_work(uint64_t iters, uint64_t seed) {
   /* xorshift64* keeps a data dependency from one round to the next, so the
    * loop can be neither vectorised nor reduced to a closed form. */

@@ -53,6 +53,16 @@ void bench_emit(const char *workload, const char *kase, const char *impl,
  * returns 2 (the exit code the runner reports). */
 int bench_unsupported(const char *prog, const char *workload);
 
+/* A program's workloads, by the name --workload gives. */
+typedef struct bench_workload {
+  const char *name;
+  int (*run)(const bench_args *a);
+} bench_workload;
+
+/* A bench program's main: parses the arguments and runs the workload named
+ * by --workload from ws[0..n). Returns the exit code. */
+int bench_main(int argc, char **argv, const bench_workload *ws, size_t n);
+
 /* W3's task: about `iters` rounds of integer arithmetic the compiler cannot
  * fold away. Returns a value that depends on every round. */
 uint64_t bench_spin_work(uint64_t iters, uint64_t seed);
