@@ -102,7 +102,6 @@ struct thread_pool {
   void *initargs;
   size_t max_queued;
   unsigned flags;
-  unsigned spin_us;
 };
 
 static _Thread_local struct worker *tls_worker;
@@ -328,14 +327,14 @@ static void *worker_main(void *arg) {
           p->nretire--;
         break;
       }
-      if (!spun && p->spin_us > 0) {
+      if (!spun && p->base.spin_us > 0) {
         spun = true;
         recount(&counted, &p->nspinning);
         pthread_mutex_unlock(&p->mu);
         /* The pending count is written by every submit: each look steals
          * its cache line from the submitter, so look less and less often
          * (up to 8 pauses apart). */
-        cf__spin_until(has_work, p, p->spin_us, 8);
+        cf__spin_until(has_work, p, p->base.spin_us, 8);
         now = 0;
         pthread_mutex_lock(&p->mu);
         continue;
@@ -718,7 +717,6 @@ int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
   p->initargs = opts->initargs;
   p->max_queued = opts->max_queued;
   p->flags = opts->flags;
-  p->spin_us = opts->spin_us;
   p->base.spin_us = opts->spin_us;
   *out = &p->base;
   return 0;
