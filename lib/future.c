@@ -182,10 +182,10 @@ static void run_callbacks(cf_future *f, struct cf__callback *cb) {
  * then publishes the done state (release). try_start refuses a claimed
  * future, so a cancel never races a start over the outcome. Waiters and
  * callbacks set their flag with a CAS that fails once the future is done,
- * so the publishing CAS sees every flag set before it; only then is the
- * stripe lock taken -- to wake waiters that sleep under it and to take the
- * callback list. A future nobody waits on completes with two CASes and no
- * lock.
+ * so the publishing CAS sees every flag set before it: it then wakes the
+ * waiters' futex, and takes the stripe lock only to take the callback
+ * list. A future nobody waits on completes with two CASes, no lock and no
+ * system call.
  */
 static int complete_at(cf_future *f, unsigned from, uint32_t to, int err,
                        void *value, char *msg, uint64_t now) {

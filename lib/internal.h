@@ -83,8 +83,9 @@ struct cf_future {
   struct cf_future *qnext;
   cf_fn fn;
   void *arg;
-  /* Outcome: written once, under the stripe lock, before the state says
-   * done; readers that saw a done state (acquire) may read them unlocked. */
+  /* Outcome: written once, by the completer holding the claim, before the
+   * state says done; readers that saw a done state (acquire) may read them
+   * unlocked. */
   void *value;
   int err;
   uint8_t in_queue; /* executor-owned */
@@ -106,7 +107,7 @@ bool cf__future_try_start(cf_future *f);
 bool cf__future_try_start_at(cf_future *f, uint64_t now);
 /* Runs a started (RUNNING) future's fn on this thread and completes it;
  * returns the time it finished. Only the thread that started f may call
- * it, which lets completion skip the stripe lock when nobody waits. */
+ * it. */
 uint64_t cf__future_run_started(cf_future *f);
 /* Completes f: CF_FINISHED with err/value/msg (msg is taken over, may be
  * NULL), or CF_CANCELLED. Returns 0, or CF_ESTATE if already done (msg is
