@@ -339,7 +339,8 @@ typedef struct cf_thread_pool_options {
   /* Microseconds an idle worker polls for work, and a thread waiting on
    * one of the pool's futures polls it, before sleeping (yielding the CPU
    * as they go), so that a steady stream of submits and short round trips
-   * need no wake-up system calls. Default 50; 0 never polls. */
+   * need no wake-up system calls. Nobody polls while the pool's busy
+   * workers occupy every CPU. Default 50; 0 never polls. */
   unsigned spin_us;
 } cf_thread_pool_options;
 

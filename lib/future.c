@@ -346,9 +346,12 @@ int cf__future_wait_until(cf_future *f, uint64_t deadline) {
       ex->vt->run_inline(ex, f))
     return 0;
   /* A short task is often done within microseconds: poll first, within
-   * the deadline. The state word is written once, by the completer, so
-   * polling it every pause costs nobody else. */
-  if (ex != NULL && ex->spin_us > 0) {
+   * the deadline, if a CPU is free for it (never when the workers keep
+   * every CPU busy: the poll would slow the very task it waits for). The
+   * state word is written once, by the completer, so polling it every
+   * pause costs nobody else. */
+  if (ex != NULL && ex->spin_us > 0 && ex->vt->cpu_to_spare != NULL &&
+      ex->vt->cpu_to_spare(ex)) {
     unsigned spin = ex->spin_us;
     if (deadline != UINT64_MAX) {
       uint64_t now = cf_now_ns();

@@ -63,6 +63,9 @@ struct cf__executor_vtable {
   bool (*run_inline)(cf_executor *ex, cf_future *f);
   /* True if the calling thread is one of the executor's workers. */
   bool (*is_worker_thread)(cf_executor *ex);
+  /* True if one more thread polling would not take a CPU from a busy
+   * worker (NULL = never poll). */
+  bool (*cpu_to_spare)(cf_executor *ex);
 };
 
 struct cf_executor {

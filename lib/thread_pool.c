@@ -102,6 +102,7 @@ struct thread_pool {
   void *initargs;
   size_t max_queued;
   unsigned flags;
+  int ncpus; /* cf_cpu_count() at creation */
 };
 
 static _Thread_local struct worker *tls_worker;
@@ -268,6 +269,21 @@ bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us,
   }
 }
 
+/* Workers that are neither asleep nor polling (this one included, when a
+ * worker asks), plus `extra` pollers, fit on the CPUs: polling then takes
+ * no CPU a task could use. Racy reads: a hint. */
+static bool cpus_to_spare(struct thread_pool *p, int extra) {
+  int busy = atomic_load_explicit(&p->nworkers, memory_order_relaxed) -
+             atomic_load_explicit(&p->nsleeping, memory_order_relaxed) -
+             atomic_load_explicit(&p->nspinning, memory_order_relaxed);
+  return busy + extra <= p->ncpus;
+}
+
+/* A thread about to wait on one of the pool's futures. */
+static bool pool_cpu_to_spare(cf_executor *ex) {
+  return cpus_to_spare(pool_of(ex), 1);
+}
+
 static bool has_work(void *arg) {
   struct thread_pool *p = arg;
   return atomic_load_explicit(&p->pending, memory_order_relaxed) > 0;
@@ -327,7 +343,7 @@ static void *worker_main(void *arg) {
           p->nretire--;
         break;
       }
-      if (!spun && p->base.spin_us > 0) {
+      if (!spun && p->base.spin_us > 0 && cpus_to_spare(p, 0)) {
         spun = true;
         recount(&counted, &p->nspinning);
         pthread_mutex_unlock(&p->mu);
@@ -675,6 +691,7 @@ static const struct cf__executor_vtable thread_pool_vtable = {
     .request_cancel = NULL,
     .run_inline = pool_run_inline,
     .is_worker_thread = is_worker_thread,
+    .cpu_to_spare = pool_cpu_to_spare,
 };
 
 int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
@@ -718,6 +735,7 @@ int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
   p->max_queued = opts->max_queued;
   p->flags = opts->flags;
   p->base.spin_us = opts->spin_us;
+  p->ncpus = cf_cpu_count();
   *out = &p->base;
   return 0;
 }
