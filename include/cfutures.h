@@ -72,6 +72,8 @@ CF_EXTERN const char *cf_version(void);
   X(EPROTO, -71, "protocol error")                                             \
   X(EPIPE, -32, "broken pipe")                                                 \
   X(ENOSYS, -38, "function not implemented")                                   \
+  X(ENOENT, -2, "no such name registered")                                     \
+  X(EEXIST, -17, "name already registered")                                    \
   X(EBROKEN, -4001, "executor is broken")                                      \
   X(ESTATE, -4002, "invalid state for this operation")                         \
   X(EWORKER, -4003, "worker process died")                                     \

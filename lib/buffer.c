@@ -1,6 +1,6 @@
 /* cf_buffer: the growable byte buffer process-pool tasks write into. */
 #include "buffer_priv.h"
-#include "cfutures.h"
+#include "internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,4 +59,18 @@ void cf_buffer_free(cf_buffer *b) {
   if (b->data == NULL || b->data != cf__buffer_foreign.data)
     free(b->data);
   *b = (cf_buffer)CF_BUFFER_INIT;
+}
+
+struct cf__bytes_result *cf__bytes_result_new(const void *data, size_t len) {
+  if (len > SIZE_MAX - sizeof(struct cf__bytes_result))
+    return NULL;
+  struct cf__bytes_result *r = malloc(sizeof *r + len);
+  if (r == NULL)
+    return NULL;
+  r->view.data = r->bytes;
+  r->view.len = len;
+  r->view.cap = 0;
+  if (len)
+    memcpy(r->bytes, data, len);
+  return r;
 }

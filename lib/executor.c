@@ -64,3 +64,46 @@ int cf_executor_resize(cf_executor *ex, int max_workers) {
     return CF_ENOSYS;
   return ex->vt->resize(ex, max_workers);
 }
+
+int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
+                    size_t len, cf_future **out) {
+  if (ex == NULL || ex->vt->submit_bytes == NULL || fn == NULL ||
+      (data == NULL && len > 0))
+    return CF_EINVAL;
+  return ex->vt->submit_bytes(ex, fn, data, len, NULL, out);
+}
+
+int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn, const void *data,
+                            size_t len, double timeout, cf_future **out) {
+  if (ex == NULL || ex->vt->submit_bytes == NULL || fn == NULL ||
+      (data == NULL && len > 0) || timeout != timeout || timeout == 0)
+    return CF_EINVAL;
+  return ex->vt->submit_bytes(ex, fn, data, len, &timeout, out);
+}
+
+int cf_future_bytes(cf_future *f, double timeout, const void **data,
+                    size_t *len) {
+  if (f == NULL || f->ex == NULL || f->ex->vt->submit_bytes == NULL)
+    return CF_EINVAL;
+  uint64_t deadline;
+  if (cf__deadline(timeout, &deadline) != 0)
+    return CF_EINVAL;
+  if (!cf__done(f) && timeout != 0 && f->ex->vt->wait_bytes != NULL)
+    f->ex->vt->wait_bytes(f->ex, f, deadline);
+  if (!cf__done(f)) {
+    uint64_t now = cf_now_ns();
+    timeout = deadline == UINT64_MAX ? -1
+              : deadline > now       ? (double)(deadline - now) / 1e9
+                                     : 0;
+  }
+  void *v = NULL;
+  int rc = cf_future_result(f, timeout, &v);
+  if (rc != 0)
+    return rc;
+  const struct cf__bytes_result *res = v;
+  if (data != NULL)
+    *data = res->bytes;
+  if (len != NULL)
+    *len = res->view.len;
+  return 0;
+}

@@ -17,6 +17,7 @@
 #define CF_INTERNAL_H
 
 #include "cfutures.h"
+#include "cfutures/process_pool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -66,6 +67,18 @@ struct cf__executor_vtable {
   /* True if one more thread polling would not take a CPU from a busy
    * worker (NULL = never poll). */
   bool (*cpu_to_spare)(cf_executor *ex);
+  /* Byte tasks (cf_submit_bytes): queue fn(data[0..len)); timeout NULL =
+   * the executor's default. NULL for kinds that take cf_fn tasks. */
+  int (*submit_bytes)(cf_executor *ex, cf_bytes_fn fn, const void *data,
+                      size_t len, const double *timeout, cf_future **out);
+  /* Byte futures: waits for f until deadline, helping if it can (optional;
+   * cf_future_bytes then waits as usual). */
+  void (*wait_bytes)(cf_executor *ex, cf_future *f, uint64_t deadline);
+  /* cf_map_bytes' default window: chunks in flight for this chunksize. */
+  size_t (*map_window)(cf_executor *ex, size_t chunksize);
+  /* Tasks cross a process image: they travel by registered name, so map
+   * chunks must name their function rather than give its address. */
+  bool (*by_name)(cf_executor *ex);
 };
 
 struct cf_executor {
@@ -174,6 +187,18 @@ int cf__wait_many(cf_future *const *fs, size_t n, uint64_t deadline, int mode,
 /* Writes the distinct futures of fs (first occurrences, in order) to out
  * (room for n) and returns how many; -1 on ENOMEM. */
 ptrdiff_t cf__distinct(cf_future *const *fs, size_t n, cf_future **out);
+
+/* The value of a successful byte future: a view, then the bytes; one
+ * malloc, freed with free() (the future's value_free). */
+struct cf__bytes_result {
+  cf_buffer view;
+  unsigned char bytes[];
+};
+/* buffer.c: a result holding a copy of data[0..len); NULL on ENOMEM. */
+struct cf__bytes_result *cf__bytes_result_new(const void *data, size_t len);
+
+/* map_bytes.c: the library's chunk task, known by name as "cf.map_chunk". */
+int cf__map_chunk_run(const void *in, size_t len, cf_buffer *out);
 
 /* error.c */
 char *cf__strdup(const char *s);

@@ -66,6 +66,7 @@
  * cancelling a PENDING future completes it, and that happens unlocked).
  */
 #include "cfutures/process_pool.h"
+#include "cfutures/registry.h"
 #include "buffer_priv.h"
 #include "internal.h"
 #include "wire.h"
@@ -88,6 +89,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #define SHM_HDR 64
@@ -120,6 +122,7 @@ struct task {
   struct task *prev, *next;
   cf_future *f;
   cf_bytes_fn fn;
+  const char *name; /* registered name, for workers that are not forks */
   uint64_t id;
   uint64_t timeout_ns; /* 0 = none */
   unsigned crashes;
@@ -133,12 +136,6 @@ struct task {
   char *out_msg;
   size_t len;
   unsigned char data[];
-};
-
-/* The value of a successful future: a view, then the bytes. */
-struct result {
-  cf_buffer view;
-  unsigned char bytes[];
 };
 
 struct region {
@@ -208,6 +205,11 @@ struct pool {
   pid_t zpid;
   pthread_t mgr;
   bool shutdown, broken, zygote_dead, mgr_done;
+  /* In a spawned zygote or worker: the configuration memfd (kept by the
+   * zygote for the workers it spawns), and an initializer that could not
+   * be found by name here. */
+  int cfg_fd;
+  int init_err;
   int terminating;    /* the signal of terminate/kill, or 0 */
   int spawn_failures; /* in a row */
   int early_deaths;   /* workers in a row that died before they were ready */
@@ -475,6 +477,8 @@ struct wctx {
   int statm;
   unsigned done;
   cf_future *df;
+  uint64_t last_aux; /* the last task resolved by name */
+  cf_bytes_fn last_fn;
 };
 
 struct tramp {
@@ -598,8 +602,38 @@ static int w_out_prepare(struct wctx *c) {
   return slot;
 }
 
+/* The function a TASK frame names: its address where the worker is a fork
+ * of the pool, else its registered name (the last one found is kept, as a
+ * pool mostly sends the same task). 0, or CF_ENOENT / CF_EEXIST. */
+static int w_resolve(struct wctx *c, const struct cf__wire_hdr *h,
+                     const char *msg, cf_bytes_fn *fn) {
+  if (h->msg_len == 0) {
+    *fn = (cf_bytes_fn)(uintptr_t)h->aux;
+    return 0;
+  }
+  if (c->last_aux == h->aux && c->last_fn != NULL) {
+    *fn = c->last_fn;
+    return 0;
+  }
+  char name[CF__WIRE_NAME_MAX + 1];
+  memcpy(name, msg, h->msg_len);
+  name[h->msg_len] = 0;
+  int rc = cf_task_lookup(name, fn);
+  if (rc == 0) {
+    c->last_aux = h->aux;
+    c->last_fn = *fn;
+  }
+  return rc;
+}
+
+static int w_missing(const void *in, size_t len, cf_buffer *out) {
+  cf_task_set_message("the task's name is not registered in the worker "
+                      "(register it with CF_TASK, before main runs)");
+  return CF_ENOENT;
+}
+
 static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
-                  const void *payload) {
+                  const char *name, const void *payload) {
   const struct pool *p = c->p;
   const void *in = payload;
   static const unsigned char empty[1];
@@ -621,7 +655,10 @@ static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
   if (in == NULL)
     in = empty;
   int oslot = w_out_prepare(c);
-  struct tramp tr = {(cf_bytes_fn)(uintptr_t)h->aux, in, h->len, &c->out};
+  cf_bytes_fn fn;
+  if (w_resolve(c, h, name, &fn) != 0)
+    fn = w_missing;
+  struct tramp tr = {fn, in, h->len, &c->out};
   cf_future *df = c->df;
   /* The worker's one future is recycled: it only carries the task's
    * message (cf_task_set_message) and code out of cf__future_run_started. */
@@ -763,6 +800,13 @@ static _Noreturn void worker_main(const struct pool *p, int sock) {
     _exit(70);
   struct cf__wire_hdr h = {
       .magic = CF__WIRE_MAGIC, .version = CF__WIRE_VERSION, .op = CF__OP_READY};
+  if (p->init_err != 0) {
+    h.op = CF__OP_INIT_FAIL;
+    h.err = p->init_err;
+    w_frame(&c, &h, NULL, NULL, 0);
+    w_flush(&c);
+    _exit(0);
+  }
   if (p->o.initializer != NULL) {
     int rc = p->o.initializer(p->initargs ? p->initargs : (const void *)"",
                               p->o.initargs_len);
@@ -779,14 +823,14 @@ static _Noreturn void worker_main(const struct pool *p, int sock) {
   size_t off = 0;
   for (;;) {
     struct cf__wire_hdr th;
-    const void *payload;
+    const void *payload, *name;
     size_t flen = 0;
     int rc = cf__wire_decode(c.ibuf + off, c.ilen - off, p->o.max_payload, &th,
-                             NULL, &payload, &flen);
+                             &name, &payload, &flen);
     if (rc == 0) {
       if (th.op != CF__OP_TASK)
         _exit(71);
-      w_run(&c, &th, payload);
+      w_run(&c, &th, name, payload);
       off += flen;
       if (c.olen > READ_CHUNK)
         w_flush(&c);
@@ -811,6 +855,211 @@ static _Noreturn void worker_main(const struct pool *p, int sock) {
 /* ------------------------------------------------------------------------ */
 /* The zygote                                                                */
 /* ------------------------------------------------------------------------ */
+
+/* Closes every descriptor above 2 but a and b (b may be -1). */
+static void close_except(int a, int b) {
+  int lo = a < b ? a : b, hi = a < b ? b : a;
+  if (lo < 0)
+    lo = hi = a;
+  if (lo > 3)
+    close_range(3, (unsigned)lo - 1, 0);
+  if (hi > lo + 1)
+    close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+  close_range((unsigned)hi + 1, ~0u, 0);
+}
+
+/*
+ * Spawned zygotes and workers (CF_START_SPAWN, CF_START_FORKSERVER). The
+ * program is started again with posix_spawn of /proc/self/exe, its channel
+ * on descriptor 3 and the pool's configuration (a sealed memfd: the options
+ * a zygote and a worker use, the initializer's name and bytes) on 4, and
+ * SPAWN_ENV saying which role it takes; cf_spawn_main, called first thing
+ * in main, sees the variable and takes the role. Signal dispositions are
+ * reset and the mask cleared by posix_spawn itself.
+ */
+#define SPAWN_ENV "CF_SPAWN"
+#define SPAWN_FD_CHAN 3
+#define SPAWN_FD_CFG 4
+#define CFG_MAGIC 0x47464321u /* "!CFG" */
+
+struct spawn_cfg {
+  uint32_t magic, size;
+  int32_t start_method, nslots;
+  uint64_t max_payload, shm_threshold, max_worker_rss, initargs_len;
+  uint32_t init_name_len, pad;
+};
+
+static bool spawn_ready;
+static _Atomic int default_method = CF_START_FORK;
+
+int cf_set_start_method(int method) {
+  if (method != CF_START_FORK && method != CF_START_SPAWN &&
+      method != CF_START_FORKSERVER)
+    return CF_EINVAL;
+  atomic_store_explicit(&default_method, method, memory_order_relaxed);
+  return 0;
+}
+
+int cf_get_start_method(void) {
+  return atomic_load_explicit(&default_method, memory_order_relaxed);
+}
+
+static int write_all(int fd, const void *buf, size_t n) {
+  const unsigned char *b = buf;
+  while (n > 0) {
+    ssize_t r = write(fd, b, n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return r < 0 ? neg_errno() : CF_EPIPE;
+    b += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+/* The configuration a spawned zygote and its workers read: a sealed memfd. */
+static int cfg_make(const struct pool *p, int *out) {
+  const char *iname =
+      p->o.initializer ? cf_initializer_name(p->o.initializer) : NULL;
+  struct spawn_cfg c = {0};
+  c.magic = CFG_MAGIC;
+  c.size = sizeof c;
+  c.start_method = p->o.start_method;
+  c.nslots = p->nslots;
+  c.max_payload = p->o.max_payload;
+  c.shm_threshold = p->o.shm_threshold;
+  c.max_worker_rss = p->o.max_worker_rss;
+  c.initargs_len = p->o.initargs_len;
+  c.init_name_len = iname ? (uint32_t)strlen(iname) : 0;
+  int fd = memfd_create("cfutures-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return neg_errno();
+  int rc = write_all(fd, &c, sizeof c);
+  if (rc == 0 && c.init_name_len)
+    rc = write_all(fd, iname, c.init_name_len);
+  if (rc == 0 && c.initargs_len)
+    rc = write_all(fd, p->initargs, c.initargs_len);
+  if (rc == 0 && fcntl(fd, F_ADD_SEALS,
+                       F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+                           F_SEAL_SEAL) != 0)
+    rc = neg_errno();
+  if (rc != 0) {
+    close(fd);
+    return rc;
+  }
+  *out = fd;
+  return 0;
+}
+
+static int read_at(int fd, void *buf, size_t n, off_t off) {
+  unsigned char *b = buf;
+  while (n > 0) {
+    ssize_t r = pread(fd, b, n, off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    b += r;
+    n -= (size_t)r;
+    off += r;
+  }
+  return 0;
+}
+
+/* Rebuilds, in a spawned process, what a zygote and a worker use of the
+ * pool. NULL if the configuration is unreadable. */
+static struct pool *cfg_load(int fd) {
+  struct spawn_cfg c;
+  if (read_at(fd, &c, sizeof c, 0) != 0 || c.magic != CFG_MAGIC ||
+      c.size != sizeof c || c.nslots < 1 || c.nslots > 8192 ||
+      c.init_name_len > CF_TASK_NAME_MAX || c.initargs_len > ((size_t)1 << 40))
+    return NULL;
+  struct pool *p = calloc(1, sizeof *p);
+  if (p == NULL)
+    return NULL;
+  cf_process_pool_options_init(&p->o);
+  p->o.start_method = c.start_method;
+  p->o.max_payload = c.max_payload;
+  p->o.shm_threshold = c.shm_threshold;
+  p->o.max_worker_rss = c.max_worker_rss;
+  p->o.initargs_len = c.initargs_len;
+  p->nslots = c.nslots;
+  p->cfg_fd = -1;
+  size_t ns = (size_t)p->nslots;
+  p->zpids = calloc(ns, sizeof *p->zpids);
+  p->zpidfds = calloc(ns, sizeof *p->zpidfds);
+  p->zpoll = calloc(ns + 1, sizeof *p->zpoll);
+  p->zslot_of = calloc(ns + 1, sizeof *p->zslot_of);
+  if (c.initargs_len)
+    p->initargs = malloc(c.initargs_len);
+  if (!p->zpids || !p->zpidfds || !p->zpoll || !p->zslot_of ||
+      (c.initargs_len && !p->initargs))
+    return NULL; /* the process exits */
+  char name[CF_TASK_NAME_MAX + 1];
+  off_t off = sizeof c;
+  if (read_at(fd, name, c.init_name_len, off) != 0 ||
+      read_at(fd, p->initargs, c.initargs_len, off + c.init_name_len) != 0)
+    return NULL;
+  name[c.init_name_len] = 0;
+  if (c.init_name_len)
+    p->init_err = cf_initializer_lookup(name, &p->o.initializer);
+  return p;
+}
+
+extern char **environ;
+
+/* posix_spawn of this program in a role ("CF_SPAWN=..."), chan on
+ * descriptor 3 and cfg on 4 and nothing else above 2. 0 and *pid, or a
+ * negative errno. */
+static int spawn_self(int chan, int cfg, const char *role, pid_t *pid) {
+  /* dup2 onto 3 and 4 must not be a no-op (that would keep close-on-exec):
+   * move both out of the way first. */
+  int hc = fcntl(chan, F_DUPFD_CLOEXEC, 10);
+  int hf = fcntl(cfg, F_DUPFD_CLOEXEC, 10);
+  size_t n = 0;
+  while (environ != NULL && environ[n] != NULL)
+    n++;
+  char **env = malloc((n + 2) * sizeof *env);
+  int rc = 0;
+  if (hc < 0 || hf < 0)
+    rc = neg_errno();
+  else if (env == NULL)
+    rc = CF_ENOMEM;
+  if (rc == 0) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (strncmp(environ[i], SPAWN_ENV "=", sizeof SPAWN_ENV) != 0)
+        env[k++] = environ[i];
+    env[k++] = (char *)role;
+    env[k] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_adddup2(&fa, hc, SPAWN_FD_CHAN);
+    posix_spawn_file_actions_adddup2(&fa, hf, SPAWN_FD_CFG);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    char *argv[] = {program_invocation_name, NULL};
+    int e = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, env);
+    if (e != 0)
+      rc = -e;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+  }
+  free(env);
+  if (hc >= 0)
+    close(hc);
+  if (hf >= 0)
+    close(hf);
+  return rc;
+}
+
 
 static void z_send(int ctl, const struct zmsg *zm, const int *fds, int nfds) {
   struct iovec iov = {(void *)zm, sizeof *zm};
@@ -855,7 +1104,18 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
    * zygote was forked, and already run there once -- must not run again
    * in a worker, where they may close or reuse the worker's descriptors
    * (libuv registers one). */
-  pid_t pid = _Fork();
+  pid_t pid;
+  if (p->o.start_method == CF_START_SPAWN) {
+    char role[48];
+    snprintf(role, sizeof role, SPAWN_ENV "=w:%ld", (long)zygote);
+    int rc = spawn_self(sv[1], p->cfg_fd, role, &pid);
+    if (rc != 0) {
+      errno = -rc;
+      pid = -1;
+    }
+  } else {
+    pid = _Fork();
+  }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != zygote)
@@ -933,9 +1193,7 @@ static _Noreturn void zygote_main(struct pool *p, int ctl) {
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
-  if (ctl > 3)
-    close_range(3, (unsigned)ctl - 1, 0);
-  close_range((unsigned)ctl + 1, ~0u, 0);
+  close_except(ctl, p->cfg_fd);
   pid_t self = getpid();
   for (int i = 0; i < p->nslots; i++) {
     p->zpids[i] = 0;
@@ -980,6 +1238,32 @@ static _Noreturn void zygote_main(struct pool *p, int ctl) {
     if (p->zpids[i] > 0)
       z_reap(p, ctl, i, false);
   _exit(0);
+}
+
+int cf_spawn_main(void) {
+  const char *role = getenv(SPAWN_ENV);
+  if (role == NULL) {
+    spawn_ready = true;
+    return 0;
+  }
+  char r = role[0];
+  long zygote = r == 'w' && role[1] == ':' ? strtol(role + 2, NULL, 10) : 0;
+  unsetenv(SPAWN_ENV); /* the task's own children are not workers */
+  if (r == 'w') {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (zygote <= 0 || getppid() != (pid_t)zygote)
+      _exit(0); /* the zygote is already gone */
+  }
+  struct pool *p = r == 'z' || r == 'w' ? cfg_load(SPAWN_FD_CFG) : NULL;
+  if (p == NULL)
+    _exit(70);
+  if (r == 'z') {
+    p->cfg_fd = SPAWN_FD_CFG;
+    zygote_main(p, SPAWN_FD_CHAN);
+  }
+  close(SPAWN_FD_CFG);
+  close_except(SPAWN_FD_CHAN, -1);
+  worker_main(p, SPAWN_FD_CHAN);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1058,6 +1342,8 @@ static int encode_task_locked(struct pool *p, struct worker *w,
   h.id = t->id;
   h.len = t->len;
   h.aux = (uint64_t)(uintptr_t)t->fn;
+  size_t nlen = t->name != NULL ? strlen(t->name) : 0;
+  h.msg_len = (uint32_t)nlen;
   size_t plen = t->len;
   int slot = t->preg;
   uint16_t bit = slot >= 0 ? (uint16_t)(1u << slot) : 0;
@@ -1072,11 +1358,16 @@ static int encode_task_locked(struct pool *p, struct worker *w,
     }
     plen = 0;
   }
-  int rc = buf_reserve(&w->obuf, &w->ocap, w->olen + CF__WIRE_HDR_SIZE + plen);
+  int rc = buf_reserve(&w->obuf, &w->ocap,
+                       w->olen + CF__WIRE_HDR_SIZE + nlen + plen);
   if (rc != 0)
     return rc;
   cf__wire_encode(w->obuf + w->olen, &h);
   w->olen += CF__WIRE_HDR_SIZE;
+  if (nlen) {
+    memcpy(w->obuf + w->olen, t->name, nlen);
+    w->olen += nlen;
+  }
   if (plen) {
     memcpy(w->obuf + w->olen, t->payload, plen);
     w->olen += plen;
@@ -1287,20 +1578,10 @@ static int handle_result_locked(struct pool *p, struct worker *w,
       m[h->msg_len] = 0;
     }
   }
-  struct result *res = NULL;
+  struct cf__bytes_result *res = NULL;
   int err = h->err;
-  if (err == 0) {
-    res = malloc(sizeof *res + h->len);
-    if (res == NULL) {
-      err = CF_ENOMEM;
-    } else {
-      res->view.data = res->bytes;
-      res->view.len = h->len;
-      res->view.cap = 0;
-      if (h->len)
-        memcpy(res->bytes, src, h->len);
-    }
-  }
+  if (err == 0 && (res = cf__bytes_result_new(src, h->len)) == NULL)
+    err = CF_ENOMEM;
   if (h->flags & CF__WF_SHM) {
     atomic_store_explicit(region_busy(reg), 0, memory_order_release);
     if (reg->size > SHM_KEEP_MAX)
@@ -1797,6 +2078,7 @@ void cf_process_pool_options_init(cf_process_pool_options *o) {
   o->max_payload = (size_t)1 << 30;
   o->shm_threshold = (size_t)64 << 10;
   o->pipeline_depth = 64;
+  o->start_method = cf_get_start_method();
 }
 
 static void pool_free_mem(struct pool *p) {
@@ -1825,14 +2107,22 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
   if (out == NULL || o.max_workers < 1 || o.max_workers > 4096 ||
       o.task_timeout != o.task_timeout || o.task_timeout == 0 ||
       o.max_payload > ((size_t)1 << 40) || o.pipeline_depth < 1 ||
-      (o.initargs == NULL && o.initargs_len > 0))
+      (o.initargs == NULL && o.initargs_len > 0) ||
+      (o.start_method != CF_START_FORK && o.start_method != CF_START_SPAWN &&
+       o.start_method != CF_START_FORKSERVER))
+    return CF_EINVAL;
+  /* A spawned copy of a program that does not call cf_spawn_main would run
+   * its main() again; a worker could not find an unnamed initializer. */
+  bool spawned = o.start_method != CF_START_FORK;
+  if (spawned && (!spawn_ready || (o.initializer != NULL &&
+                                   cf_initializer_name(o.initializer) == NULL)))
     return CF_EINVAL;
   struct pool *p = calloc(1, sizeof *p);
   if (p == NULL)
     return CF_ENOMEM;
   p->base.vt = &pool_vt;
   p->o = o;
-  p->ep = p->evfd = p->ctl = -1;
+  p->ep = p->evfd = p->ctl = p->cfg_fd = -1;
   regions_reset(p->preg, CF__WIRE_TASK_SLOTS);
   pthread_mutex_init(&p->mu, NULL);
   cf__cond_init(&p->done_cv);
@@ -1865,10 +2155,24 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
     pool_free_mem(p);
     return rc;
   }
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(sv[0]);
-    zygote_main(p, sv[1]);
+  pid_t pid;
+  if (spawned) {
+    int cfg = -1;
+    rc = cfg_make(p, &cfg);
+    if (rc == 0)
+      rc = spawn_self(sv[1], cfg, SPAWN_ENV "=z", &pid);
+    if (cfg >= 0)
+      close(cfg);
+    if (rc != 0) {
+      pid = -1;
+      errno = -rc;
+    }
+  } else {
+    pid = fork();
+    if (pid == 0) {
+      close(sv[0]);
+      zygote_main(p, sv[1]);
+    }
   }
   close(sv[1]);
   if (pid < 0) {
@@ -1905,14 +2209,18 @@ static struct pool *as_pool(cf_executor *ex) {
   return ex != NULL && ex->vt == &pool_vt ? (struct pool *)ex : NULL;
 }
 
-int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn, const void *data,
-                            size_t len, double timeout, cf_future **out) {
-  struct pool *p = as_pool(ex);
-  if (p == NULL || fn == NULL || (data == NULL && len > 0) ||
-      timeout != timeout || timeout == 0)
-    return CF_EINVAL;
+static int pool_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
+                             size_t len, const double *timeout_opt,
+                             cf_future **out) {
+  struct pool *p = (struct pool *)ex;
+  double timeout = timeout_opt != NULL ? *timeout_opt : p->o.task_timeout;
   if (len > p->o.max_payload)
     return CF_ETOOBIG;
+  /* A worker that is not a fork of this process knows the function only
+   * by its registered name. */
+  const char *name = NULL;
+  if (p->o.start_method != CF_START_FORK && (name = cf_task_name(fn)) == NULL)
+    return CF_ENOENT;
   /* A large payload is copied once, straight into shared memory, outside
    * the lock. */
   int preg = -1;
@@ -1932,6 +2240,7 @@ int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn, const void *data,
   }
   memset(t, 0, sizeof *t);
   t->fn = fn;
+  t->name = name;
   t->len = len;
   t->preg = preg;
   t->payload = preg >= 0 ? p->preg[preg].map + SHM_HDR : t->data;
@@ -1978,14 +2287,6 @@ int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn, const void *data,
   if (out != NULL)
     *out = f;
   return 0;
-}
-
-int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
-                    size_t len, cf_future **out) {
-  struct pool *p = as_pool(ex);
-  if (p == NULL)
-    return CF_EINVAL;
-  return cf_submit_bytes_timeout(ex, fn, data, len, p->o.task_timeout, out);
 }
 
 /*
@@ -2069,31 +2370,19 @@ static void wait_helped(struct pool *p, cf_future *f, uint64_t deadline) {
   }
 }
 
-int cf_future_bytes(cf_future *f, double timeout, const void **data,
-                    size_t *len) {
-  if (f == NULL || f->ex == NULL || f->ex->vt != &pool_vt)
-    return CF_EINVAL;
-  uint64_t deadline;
-  if (cf__deadline(timeout, &deadline) != 0)
-    return CF_EINVAL;
-  if (!cf__done(f) && timeout != 0)
-    wait_helped((struct pool *)f->ex, f, deadline);
-  if (!cf__done(f)) {
-    uint64_t now = cf_now_ns();
-    timeout = deadline == UINT64_MAX ? -1
-              : deadline > now       ? (double)(deadline - now) / 1e9
-                                     : 0;
-  }
-  void *v = NULL;
-  int rc = cf_future_result(f, timeout, &v);
-  if (rc != 0)
-    return rc;
-  const struct result *res = v;
-  if (data != NULL)
-    *data = res->bytes;
-  if (len != NULL)
-    *len = res->view.len;
-  return 0;
+static void pool_wait_bytes(cf_executor *ex, cf_future *f, uint64_t deadline) {
+  wait_helped((struct pool *)ex, f, deadline);
+}
+
+static size_t pool_map_window(cf_executor *ex, size_t chunksize) {
+  struct pool *p = (struct pool *)ex;
+  /* Single items are small tasks: keep every worker's pipeline full. */
+  return 2 * (size_t)p->o.max_workers *
+         (chunksize == 1 ? p->o.pipeline_depth : 1);
+}
+
+static bool pool_by_name(cf_executor *ex) {
+  return ((struct pool *)ex)->o.start_method != CF_START_FORK;
 }
 
 static int pool_submit(cf_executor *ex, cf_future *f) {
@@ -2259,241 +2548,8 @@ static const struct cf__executor_vtable pool_vt = {
     .request_cancel = pool_request_cancel,
     .run_inline = NULL,
     .is_worker_thread = pool_is_worker_thread,
+    .submit_bytes = pool_submit_bytes,
+    .wait_bytes = pool_wait_bytes,
+    .map_window = pool_map_window,
+    .by_name = pool_by_name,
 };
-
-/* ------------------------------------------------------------------------ */
-/* map over bytes                                                            */
-/* ------------------------------------------------------------------------ */
-
-/*
- * A chunk is one task whose input is [u64 fn][u64 count] then, per item,
- * [u64 len][bytes], and whose output is, per item, [i32 err][u64 len]
- * [bytes]. chunk_run decodes it in the worker and calls the user's function
- * on each item. A map is used by one thread at a time: no lock.
- */
-
-static int chunk_run(const void *in, size_t len, cf_buffer *out) {
-  const unsigned char *p = in, *end = p + len;
-  uint64_t fnv, count;
-  if (len < 16)
-    return CF_EPROTO;
-  memcpy(&fnv, p, 8);
-  memcpy(&count, p + 8, 8);
-  p += 16;
-  cf_bytes_fn fn = (cf_bytes_fn)(uintptr_t)fnv;
-  cf_buffer item = CF_BUFFER_INIT;
-  for (uint64_t i = 0; i < count; i++) {
-    uint64_t n;
-    if ((size_t)(end - p) < 8)
-      return CF_EPROTO;
-    memcpy(&n, p, 8);
-    p += 8;
-    if ((uint64_t)(end - p) < n)
-      return CF_EPROTO;
-    cf_buffer_clear(&item);
-    int32_t rc = fn(n ? p : (const unsigned char *)"", (size_t)n, &item);
-    if (rc > 0)
-      rc = CF_ETASK;
-    p += n;
-    uint64_t olen = rc == 0 ? item.len : 0;
-    int e = cf_buffer_reserve(out, 12 + olen);
-    if (e != 0) {
-      cf_buffer_free(&item);
-      return e;
-    }
-    memcpy(out->data + out->len, &rc, 4);
-    memcpy(out->data + out->len + 4, &olen, 8);
-    if (olen)
-      memcpy(out->data + out->len + 12, item.data, olen);
-    out->len += 12 + olen;
-  }
-  cf_buffer_free(&item);
-  return 0;
-}
-
-struct cf_map_bytes {
-  cf_executor *ex;
-  cf_bytes_fn fn;
-  const cf_bytes *items;
-  size_t n, chunksize, nchunks, window;
-  uint64_t deadline;
-  cf_future **fs;   /* by chunk % window */
-  int *sub_err;     /* a chunk that could not be submitted */
-  size_t submitted; /* chunks submitted (or failed to) */
-  size_t chunk;     /* the chunk being consumed */
-  size_t item;      /* next item to give */
-  size_t off;       /* read position in the current chunk's output */
-  cf_future *hold;  /* the last chunk, whose bytes the caller may hold */
-  cf_buffer scratch;
-};
-
-void cf_map_bytes_options_init(cf_map_bytes_options *o) {
-  if (o == NULL)
-    return;
-  o->chunksize = 1;
-  o->buffersize = 0;
-  o->timeout = -1;
-}
-
-static void map_submit_next(cf_map_bytes *m) {
-  size_t c = m->submitted++, slot = c % m->window;
-  size_t first = c * m->chunksize;
-  size_t last = first + m->chunksize > m->n ? m->n : first + m->chunksize;
-  m->fs[slot] = NULL;
-  int rc;
-  if (m->chunksize == 1) {
-    rc = cf_submit_bytes(m->ex, m->fn, m->items[first].data,
-                         m->items[first].len, &m->fs[slot]);
-  } else {
-    cf_buffer *b = &m->scratch;
-    cf_buffer_clear(b);
-    uint64_t fnv = (uint64_t)(uintptr_t)m->fn, count = last - first;
-    rc = cf_buffer_append(b, &fnv, 8);
-    if (rc == 0)
-      rc = cf_buffer_append(b, &count, 8);
-    for (size_t i = first; i < last && rc == 0; i++) {
-      uint64_t n = m->items[i].len;
-      rc = cf_buffer_append(b, &n, 8);
-      if (rc == 0)
-        rc = cf_buffer_append(b, m->items[i].data, m->items[i].len);
-    }
-    if (rc == 0)
-      rc = cf_submit_bytes(m->ex, chunk_run, b->data, b->len, &m->fs[slot]);
-    if (b->cap > ((size_t)1 << 20))
-      cf_buffer_free(b);
-  }
-  m->sub_err[slot] = rc;
-}
-
-void cf_map_bytes_free(cf_map_bytes *m) {
-  if (m == NULL)
-    return;
-  for (size_t c = m->chunk; c < m->submitted; c++)
-    if (m->fs[c % m->window] != NULL)
-      cf_future_cancel(m->fs[c % m->window]);
-  for (size_t c = m->chunk; c < m->submitted; c++) {
-    cf_future *f = m->fs[c % m->window];
-    if (f != NULL) {
-      cf_future_wait(f, -1);
-      cf_future_release(f);
-    }
-  }
-  cf_future_release(m->hold);
-  cf_buffer_free(&m->scratch);
-  free(m->fs);
-  free(m->sub_err);
-  free(m);
-}
-
-int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn, const cf_bytes *items,
-                     size_t n, const cf_map_bytes_options *opts,
-                     cf_map_bytes **out) {
-  struct pool *p = as_pool(ex);
-  cf_map_bytes_options o;
-  if (opts == NULL)
-    cf_map_bytes_options_init(&o);
-  else
-    o = *opts;
-  if (p == NULL || fn == NULL || out == NULL || (items == NULL && n > 0))
-    return CF_EINVAL;
-  uint64_t deadline;
-  int rc = cf__deadline(o.timeout, &deadline);
-  if (rc != 0)
-    return rc;
-  cf_map_bytes *m = calloc(1, sizeof *m);
-  if (m == NULL)
-    return CF_ENOMEM;
-  m->ex = ex;
-  m->fn = fn;
-  m->items = items;
-  m->n = n;
-  m->chunksize = o.chunksize > 1 ? o.chunksize : 1;
-  m->nchunks = (n + m->chunksize - 1) / m->chunksize;
-  /* Single items are small tasks: keep every worker's pipeline full. */
-  m->window = o.buffersize ? o.buffersize
-                           : 2 * (size_t)p->o.max_workers *
-                                 (m->chunksize == 1 ? p->o.pipeline_depth : 1);
-  m->deadline = deadline;
-  m->fs = calloc(m->window, sizeof *m->fs);
-  m->sub_err = calloc(m->window, sizeof *m->sub_err);
-  if (m->fs == NULL || m->sub_err == NULL) {
-    cf_map_bytes_free(m);
-    return CF_ENOMEM;
-  }
-  while (m->submitted < m->nchunks && m->submitted < m->window)
-    map_submit_next(m);
-  if (m->nchunks > 0 && m->sub_err[0] != 0) {
-    rc = m->sub_err[0];
-    cf_map_bytes_free(m);
-    return rc;
-  }
-  *out = m;
-  return 0;
-}
-
-int cf_map_bytes_next(cf_map_bytes *m, const void **data, size_t *len,
-                      size_t *index) {
-  if (m == NULL)
-    return CF_EINVAL;
-  cf_future_release(m->hold);
-  m->hold = NULL;
-  if (m->item >= m->n)
-    return CF_EOF;
-  size_t slot = m->chunk % m->window;
-  cf_future *f = m->fs[slot];
-  int rc = m->sub_err[slot];
-  if (rc == 0) {
-    uint64_t now = cf_now_ns();
-    double left = m->deadline == UINT64_MAX ? -1
-                  : m->deadline > now       ? (double)(m->deadline - now) / 1e9
-                                            : 0;
-    rc = cf_future_bytes(f, left, NULL, NULL); /* reads it itself */
-    if (rc == CF_ETIMEDOUT && !cf_future_done(f))
-      return rc;
-    rc = cf_future_error(f, 0);
-  }
-  const void *d = "";
-  size_t dl = 0;
-  if (rc == 0) {
-    const unsigned char *b;
-    size_t blen;
-    cf_future_bytes(f, 0, (const void **)&b, &blen);
-    if (m->chunksize == 1) {
-      d = b;
-      dl = blen;
-    } else {
-      int32_t e;
-      uint64_t n;
-      if (blen - m->off < 12)
-        return CF_EPROTO;
-      memcpy(&e, b + m->off, 4);
-      memcpy(&n, b + m->off + 4, 8);
-      if (blen - m->off - 12 < n)
-        return CF_EPROTO;
-      rc = e;
-      d = b + m->off + 12;
-      dl = (size_t)n;
-      m->off += 12 + (size_t)n;
-    }
-  }
-  if (index != NULL)
-    *index = m->item;
-  if (rc == 0) {
-    if (data != NULL)
-      *data = d;
-    if (len != NULL)
-      *len = dl;
-  }
-  m->item++;
-  size_t end = (m->chunk + 1) * m->chunksize;
-  if (m->item >= end || m->item >= m->n) {
-    /* The chunk is used up; its bytes stay valid until the next call. */
-    m->hold = f;
-    m->fs[slot] = NULL;
-    m->chunk++;
-    m->off = 0;
-    if (m->submitted < m->nchunks)
-      map_submit_next(m);
-  }
-  return rc;
-}

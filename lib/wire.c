@@ -32,7 +32,7 @@ static int check_header(const struct cf__wire_hdr *h, uint64_t max_payload) {
   switch (h->op) {
   case CF__OP_TASK:
     allowed = CF__WF_SHM | CF__WF_NEWFD;
-    if (h->err != 0 || h->msg_len != 0 || h->aux == 0)
+    if (h->err != 0 || h->msg_len > CF__WIRE_NAME_MAX || h->aux == 0)
       return CF_EPROTO;
     break;
   case CF__OP_RESULT:

@@ -20,9 +20,13 @@
 #define CF__WIRE_HDR_SIZE 48
 /* Longest task message carried back; longer ones are cut. */
 #define CF__WIRE_MSG_MAX 4096u
+/* Longest task name a TASK frame carries as its message (workers that are
+ * not forks of the pool find the function by name: registry.h). */
+#define CF__WIRE_NAME_MAX 127u
 
 enum cf__wire_op {
-  CF__OP_TASK = 1,      /* parent -> worker: run fn (aux) on the payload */
+  CF__OP_TASK = 1,      /* parent -> worker: run fn (aux, or the task named
+                           by the message) on the payload */
   CF__OP_RESULT = 2,    /* worker -> parent: outcome of the oldest task */
   CF__OP_READY = 3,     /* worker -> parent: the initializer succeeded */
   CF__OP_INIT_FAIL = 4, /* worker -> parent: the initializer failed (err) */

@@ -58,6 +58,8 @@ START_TEST(test_errno_twins) {
   ck_assert_int_eq(CF_EPROTO, -EPROTO);
   ck_assert_int_eq(CF_EPIPE, -EPIPE);
   ck_assert_int_eq(CF_ENOSYS, -ENOSYS);
+  ck_assert_int_eq(CF_ENOENT, -ENOENT);
+  ck_assert_int_eq(CF_EEXIST, -EEXIST);
   ck_assert_int_eq(CF_ECANCELLED, CF_ECANCELED);
   ck_assert_int_eq(CF_EINVALSTATE, CF_ESTATE);
 }
@@ -70,7 +72,7 @@ START_TEST(test_success) {
 END_TEST
 
 START_TEST(test_unknown_codes) {
-  const int unknown[] = {1,     42,    -1,    -3,        -9999,    -4000,
+  const int unknown[] = {1,     42,    -1,    -4,        -9999,    -4000,
                          -4006, -4094, -4096, INT32_MIN, INT32_MAX};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
     const char *m = cf_strerror(unknown[i]);

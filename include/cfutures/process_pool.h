@@ -13,7 +13,9 @@
  * was when the pool was created: globals written later, libraries loaded
  * later (dlopen) and heap objects made later are not there. A task function
  * must be a function of the program (or of a library loaded before the
- * pool), its input is the bytes it is given, and its only way back is its
+ * pool; with the CF_START_SPAWN and CF_START_FORKSERVER start methods
+ * workers are fresh processes instead, see cf_start_method), its input is
+ * the bytes it is given, and its only way back is its
  * output buffer, its return code and cf_task_set_message. A worker has one
  * thread; it keeps descriptors 0, 1 and 2 and its own channel to the pool,
  * and closes every other descriptor. Signal handlers the caller installed
@@ -129,6 +131,55 @@ typedef int (*cf_bytes_fn)(const void *in, size_t len, cf_buffer *out);
  */
 typedef int (*cf_bytes_init_fn)(const void *arg, size_t len);
 
+/**
+ * How a process pool starts its workers (Python's start methods).
+ *
+ * CF_START_FORK: the zygote is a fork of the caller, and workers are forks
+ * of the zygote: fastest, and a task may be any function of the program.
+ *
+ * CF_START_SPAWN: the zygote and every worker are started with posix_spawn
+ * of the program itself (/proc/self/exe), so nothing ever forks the
+ * caller: for hosts where fork is unsafe (a large or locked address space,
+ * libraries that forbid it, state a worker must not inherit). A worker
+ * starts from main(), as a fresh process: tasks and initializers must be
+ * registered by name (cfutures/registry.h: CF_TASK) and the program must
+ * call cf_spawn_main() first thing in main. A worker sees none of the
+ * caller's memory; its input is the bytes it is given, as always.
+ *
+ * CF_START_FORKSERVER: the zygote is spawned as above, and workers are
+ * forks of it: a fresh, single-threaded image, like spawn, with fork's
+ * cheaper worker start. Same requirements as CF_START_SPAWN.
+ */
+typedef enum {
+  CF_START_FORK = 0,
+  CF_START_SPAWN = 1,
+  CF_START_FORKSERVER = 2
+} cf_start_method;
+
+/**
+ * Sets the start method cf_process_pool_options_init puts in new options
+ * (Python's multiprocessing.set_start_method); CF_START_FORK until then.
+ * Returns 0 or CF_EINVAL (not a cf_start_method). Any thread; pools
+ * already created keep theirs.
+ */
+CF_EXTERN int cf_set_start_method(int method);
+
+/** The start method cf_process_pool_options_init puts in new options. */
+CF_EXTERN int cf_get_start_method(void);
+
+/**
+ * Call first thing in main() in a program whose process pools use
+ * CF_START_SPAWN or CF_START_FORKSERVER, after anything that registers
+ * tasks (CF_TASK registrations have run by then). In a process a pool
+ * started -- a spawned zygote or worker -- it takes that role and never
+ * returns (the process exits when the pool is done with it). In any other
+ * process it returns 0 at once and records that the program is ready to be
+ * started that way: without the call, cf_process_pool_new refuses those
+ * methods with CF_EINVAL rather than start a copy of the program that
+ * would run its main() again.
+ */
+CF_EXTERN int cf_spawn_main(void);
+
 /** Options of cf_process_pool_new; cf_process_pool_options_init fills the
  * defaults. */
 typedef struct cf_process_pool_options {
@@ -163,6 +214,11 @@ typedef struct cf_process_pool_options {
   /* Most tasks sent ahead to one worker, so small tasks do not wait for a
    * round trip each. Default 64; 1 = one task at a time. */
   unsigned pipeline_depth;
+  /* A cf_start_method. Default cf_get_start_method() (CF_START_FORK). With
+   * CF_START_SPAWN or CF_START_FORKSERVER every task and the initializer
+   * must be registered by name (cf_submit_bytes of an unregistered
+   * function is CF_ENOENT; an unregistered initializer, CF_EINVAL). */
+  int start_method;
 } cf_process_pool_options;
 
 /** Fills *opts with the defaults. NULL is a no-op. */
@@ -173,7 +229,9 @@ CF_EXTERN void cf_process_pool_options_init(cf_process_pool_options *opts);
  * the program's other threads hold locks that a task would need) and asks
  * it for max_workers workers, which start in the background. opts may be
  * NULL for the defaults; it is copied, and so are the initializer's bytes.
- * Returns 0 and *out, or CF_EINVAL (out NULL, a bad option), CF_ENOMEM,
+ * Returns 0 and *out, or CF_EINVAL (out NULL, a bad option; a spawning
+ * start method without cf_spawn_main, or with an unregistered
+ * initializer), CF_ENOMEM,
  * CF_EMFILE (out of descriptors), CF_EAGAIN (fork or thread creation
  * failed). Nothing is left behind on error. Blocks only for the fork.
  * May be called from any thread; not from inside a worker process.
@@ -185,10 +243,13 @@ CF_EXTERN int cf_process_pool_new(const cf_process_pool_options *opts,
  * Submits fn(data[0..len)) to run in a worker process; data is copied (NULL
  * is allowed when len is 0). *out, if not NULL, receives one reference to
  * the task's future, whose result is the bytes fn produced (see
- * cf_future_bytes). Returns 0, CF_EINVAL (ex or fn NULL, ex not a process
- * pool, data NULL with len > 0), CF_ETOOBIG (len above max_payload),
- * CF_ESHUTDOWN, CF_EBROKEN, CF_ENOMEM. Never blocks on the workers.
- * Any thread may call it.
+ * cf_future_bytes). Works on every executor that takes byte tasks: process
+ * pools and MPI pools (cfutures/mpi.h). Returns 0, CF_EINVAL (ex or fn
+ * NULL, ex takes no byte tasks, data NULL with len > 0), CF_ETOOBIG (len
+ * above max_payload), CF_ENOENT (fn is not registered and the executor's
+ * workers are not forks of this process: a spawning start method, an MPI
+ * pool), CF_ESHUTDOWN, CF_EBROKEN, CF_ENOMEM. Never blocks on the
+ * workers. Any thread may call it.
  */
 CF_EXTERN int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
                               size_t len, cf_future **out);
@@ -202,14 +263,15 @@ CF_EXTERN int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn,
                                       double timeout, cf_future **out);
 
 /**
- * Waits for a process pool future and gives its result bytes: *data and
+ * Waits for a byte task's future (a process pool's or an MPI pool's) and
+ * gives its result bytes: *data and
  * *len (either may be NULL) point into memory owned by the future, valid
  * while the caller holds a reference. *data is never NULL on success, even
  * for 0 bytes. Returns 0, the task's error (CF_EWORKER: its worker died;
  * CF_ETIMEDOUT with cf_future_done true: its timeout killed it;
  * CF_ETOOBIG: the result was too large; CF_EBROKEN: the pool broke; or the
  * task's own code), CF_ECANCELED, CF_ETIMEDOUT (the wait's timeout passed
- * first), CF_EINVAL (f NULL, NaN, or f not from a process pool). Blocks.
+ * first), CF_EINVAL (f NULL, NaN, or f not a byte task's). Blocks.
  *
  * cf_future_result on the same future gives a const cf_buffer * view of
  * the same bytes (cap is 0: it is not a buffer that may grow).
@@ -269,11 +331,12 @@ typedef struct cf_map_bytes_options {
 CF_EXTERN void cf_map_bytes_options_init(cf_map_bytes_options *opts);
 
 /**
- * Starts fn over items[0..n) on a process pool (Python's
+ * Starts fn over items[0..n) on a process pool or an MPI pool (Python's
  * ProcessPoolExecutor.map): results come back from cf_map_bytes_next in
  * input order. items and the bytes they point to are borrowed and must stay
  * valid until cf_map_bytes_free. opts may be NULL. Returns 0, CF_EINVAL
- * (NULL ex, fn or out; items NULL with n > 0; not a process pool), CF_ENOMEM,
+ * (NULL ex, fn or out; items NULL with n > 0; ex takes no byte tasks),
+ * CF_ENOENT (fn unregistered where tasks travel by name), CF_ENOMEM,
  * CF_ETOOBIG (a chunk above max_payload), CF_ESHUTDOWN, CF_EBROKEN. Does not
  * block.
  */
@@ -299,5 +362,8 @@ CF_EXTERN void cf_map_bytes_free(cf_map_bytes *m);
 #ifdef __cplusplus
 }
 #endif
+
+/* Tasks by name, for workers that are not forks of the caller. */
+#include "cfutures/registry.h"
 
 #endif /* CFUTURES_PROCESS_POOL_H */
