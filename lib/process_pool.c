@@ -1015,15 +1015,15 @@ extern char **environ;
 static int spawn_self(int chan, int cfg, const char *role, pid_t *pid) {
   /* dup2 onto 3 and 4 must not be a no-op (that would keep close-on-exec):
    * move both out of the way first. */
-  int hc = fcntl(chan, F_DUPFD_CLOEXEC, 10);
-  int hf = fcntl(cfg, F_DUPFD_CLOEXEC, 10);
+  int hc = fcntl(chan, F_DUPFD_CLOEXEC, SPAWN_FD_CFG + 1);
+  int hf = fcntl(cfg, F_DUPFD_CLOEXEC, SPAWN_FD_CFG + 1);
   size_t n = 0;
   while (environ != NULL && environ[n] != NULL)
     n++;
   char **env = malloc((n + 2) * sizeof *env);
   int rc = 0;
   if (hc < 0 || hf < 0)
-    rc = neg_errno();
+    rc = errno == EINVAL ? CF_EMFILE : neg_errno(); /* above the limit */
   else if (env == NULL)
     rc = CF_ENOMEM;
   if (rc == 0) {

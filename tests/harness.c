@@ -475,6 +475,14 @@ void cf_test_tcase_census(TCase *tc) {
 
 int cf_test_main(const cf_test_suite *suites, size_t n, int argc,
                  char **argv) {
+  /* A spawned pool worker takes its role here and never returns. */
+  cf_spawn_main();
+  /* The process pool suites run again with the other start methods. */
+  const char *method = getenv("CF_TEST_START_METHOD");
+  if (method != NULL && strcmp(method, "spawn") == 0)
+    cf_set_start_method(CF_START_SPAWN);
+  else if (method != NULL && strcmp(method, "forkserver") == 0)
+    cf_set_start_method(CF_START_FORKSERVER);
   SRunner *sr = NULL;
   for (size_t i = 0; i < n; i++) {
     if (argc > 1 && strcmp(argv[1], suites[i].name) != 0)

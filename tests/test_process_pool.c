@@ -1295,6 +1295,29 @@ START_TEST(test_map_bytes_timeout_and_crash) {
 }
 END_TEST
 
+/* Every task and initializer by name, so that the suite also runs with
+ * the spawning start methods (CF_TEST_START_METHOD). */
+CF_TASK("pp.t_echo", t_echo)
+CF_TASK("pp.t_swap", t_swap)
+CF_TASK("pp.t_pid", t_pid)
+CF_TASK("pp.t_sleep", t_sleep)
+CF_TASK("pp.t_fail", t_fail)
+CF_TASK("pp.t_positive", t_positive)
+CF_TASK("pp.t_segv", t_segv)
+CF_TASK("pp.t_exit3", t_exit3)
+CF_TASK("pp.t_abort", t_abort)
+CF_TASK("pp.t_spin", t_spin)
+CF_TASK("pp.t_big", t_big)
+CF_TASK("pp.t_sum", t_sum)
+CF_TASK("pp.t_leak", t_leak)
+CF_TASK("pp.t_flaky", t_flaky)
+CF_TASK("pp.t_flag", t_flag)
+CF_TASK("pp.t_garbage", t_garbage)
+CF_TASK("pp.t_odd_fails", t_odd_fails)
+CF_INITIALIZER("pp.i_set", i_set)
+CF_INITIALIZER("pp.i_fail", i_fail)
+CF_INITIALIZER("pp.i_crash", i_crash)
+
 Suite *cf_process_pool_suite(void) {
   Suite *s = suite_create("process_pool");
   TCase *tc = tcase_create("basics");
