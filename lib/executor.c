@@ -107,3 +107,19 @@ int cf_future_bytes(cf_future *f, double timeout, const void **data,
     *len = res->view.len;
   return 0;
 }
+
+static const struct cf__private private_api = {
+    .abi = CF__PRIVATE_ABI,
+    .future_alloc = cf__future_alloc,
+    .future_try_start = cf__future_try_start,
+    .future_complete = cf__future_complete,
+    .future_cancel_pending = cf__future_cancel_pending,
+    .future_run_started = cf__future_run_started,
+    .bytes_result_new = cf__bytes_result_new,
+    .cond_init = cf__cond_init,
+    .cond_wait_until = cf__cond_wait_until,
+};
+
+const struct cf__private *cf_private_api(unsigned abi) {
+  return abi == CF__PRIVATE_ABI ? &private_api : NULL;
+}

@@ -200,6 +200,30 @@ struct cf__bytes_result *cf__bytes_result_new(const void *data, size_t len);
 /* map_bytes.c: the library's chunk task, known by name as "cf.map_chunk". */
 int cf__map_chunk_run(const void *in, size_t len, cf_buffer *out);
 
+/*
+ * The private interface of the library's optional parts that are built as
+ * libraries of their own (the MPI pool, cfutures/mpi.h): they implement an
+ * executor kind, which takes the internals above, but the shared library
+ * exports only cf_ names. They get this table through one exported call,
+ * checked by its ABI number (the parts are built from the same tree).
+ */
+#define CF__PRIVATE_ABI 1u
+struct cf__private {
+  unsigned abi;
+  cf_future *(*future_alloc)(cf_executor *ex, cf_fn fn, void *arg);
+  bool (*future_try_start)(cf_future *f);
+  int (*future_complete)(cf_future *f, int state, int err, void *value,
+                         char *msg);
+  bool (*future_cancel_pending)(cf_future *f);
+  uint64_t (*future_run_started)(cf_future *f);
+  struct cf__bytes_result *(*bytes_result_new)(const void *data, size_t len);
+  int (*cond_init)(pthread_cond_t *cv);
+  int (*cond_wait_until)(pthread_cond_t *cv, pthread_mutex_t *mu,
+                         uint64_t deadline);
+};
+/* The table, or NULL if abi is not this library's (executor.c). */
+CF_EXTERN const struct cf__private *cf_private_api(unsigned abi);
+
 /* error.c */
 char *cf__strdup(const char *s);
 
