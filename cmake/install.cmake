@@ -39,6 +39,13 @@ foreach(adapter uv event)
   endif()
 endforeach()
 
+# The MPI pool likewise, where MPI was found.
+set(CF_EXPORTED_MPI OFF)
+if(TARGET cfutures_mpi)
+  list(APPEND CF_INSTALL_TARGETS cfutures_mpi cfutures_mpi_static)
+  set(CF_EXPORTED_MPI ON)
+endif()
+
 install(TARGETS ${CF_INSTALL_TARGETS} EXPORT cfuturesTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -94,6 +101,21 @@ foreach(adapter uv event)
             DESTINATION ${CF_PC_DIR})
   endif()
 endforeach()
+
+if(TARGET cfutures_mpi)
+  # Open MPI's own pkg-config module, where it has one (else: build with
+  # mpicc, which adds MPI's flags itself).
+  set(CF_PC_MPI_REQUIRES "")
+  if(PKG_CONFIG_FOUND)
+    pkg_check_modules(CF_OMPI QUIET ompi-c)
+    if(CF_OMPI_FOUND)
+      set(CF_PC_MPI_REQUIRES ", ompi-c")
+    endif()
+  endif()
+  configure_file(cmake/cfutures-mpi.pc.in ${PROJECT_BINARY_DIR}/cfutures-mpi.pc
+                 @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/cfutures-mpi.pc DESTINATION ${CF_PC_DIR})
+endif()
 
 # API reference: `make docs` (HTML in <build>/docs/html). Any undocumented
 # public symbol or doc error fails the build.
