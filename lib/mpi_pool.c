@@ -216,6 +216,14 @@ static int missing(const void *in, size_t len, cf_buffer *out) {
   return CF_ENOENT;
 }
 
+static int ambiguous(const void *in, size_t len, cf_buffer *out) {
+  (void)in;
+  (void)len;
+  (void)out;
+  cf_task_set_message("the task's name names two functions on this rank");
+  return CF_EEXIST;
+}
+
 /* Sends a RESULT (or READY) message: header, message, bytes. */
 static int send_reply(MPI_Comm comm, int root, int tag, uint64_t id, int err,
                       const char *msg, const void *bytes, size_t blen,
@@ -305,13 +313,14 @@ static int serve(struct mpool *p, bool used) {
     const unsigned char *payload = in.data + sizeof h + h.len;
     size_t plen = (size_t)count - sizeof h - h.len;
     cf_bytes_fn fn = missing;
+    int found = 0;
     if (last_fn != NULL && strcmp(name, last) == 0) {
       fn = last_fn;
-    } else if (cf_task_lookup(name, &fn) == 0) {
+    } else if ((found = cf_task_lookup(name, &fn)) == 0) {
       memcpy(last, name, h.len + 1);
       last_fn = fn;
     } else {
-      fn = missing;
+      fn = found == CF_EEXIST ? ambiguous : missing;
     }
     int err;
     char *msg = NULL;
@@ -700,6 +709,10 @@ static int mpi_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
   const char *name = cf_task_name(fn);
   if (name == NULL)
     return CF_ENOENT;
+  cf_bytes_fn same;
+  int rc0 = cf_task_lookup(name, &same);
+  if (rc0 != 0)
+    return rc0; /* the name is ambiguous: CF_EEXIST */
   size_t nlen = strlen(name);
   struct mhdr h = {0, 0, (uint32_t)nlen};
   size_t mlen = sizeof h + nlen + len;

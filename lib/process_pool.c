@@ -632,6 +632,11 @@ static int w_missing(const void *in, size_t len, cf_buffer *out) {
   return CF_ENOENT;
 }
 
+static int w_ambiguous(const void *in, size_t len, cf_buffer *out) {
+  cf_task_set_message("the task's name names two functions in the worker");
+  return CF_EEXIST;
+}
+
 static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
                   const char *name, const void *payload) {
   const struct pool *p = c->p;
@@ -656,8 +661,9 @@ static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
     in = empty;
   int oslot = w_out_prepare(c);
   cf_bytes_fn fn;
-  if (w_resolve(c, h, name, &fn) != 0)
-    fn = w_missing;
+  int found = w_resolve(c, h, name, &fn);
+  if (found != 0)
+    fn = found == CF_EEXIST ? w_ambiguous : w_missing;
   struct tramp tr = {fn, in, h->len, &c->out};
   cf_future *df = c->df;
   /* The worker's one future is recycled: it only carries the task's
@@ -1176,9 +1182,10 @@ static void z_reap(struct pool *p, int ctl, int slot, bool report) {
   p->zpids[slot] = 0;
 }
 
-static _Noreturn void zygote_main(struct pool *p, int ctl) {
-  /* The caller's handlers would run here with the caller's assumptions;
-   * SIGCHLD must be default for wait4 to see our children's statuses. */
+/* The caller's handlers would run here with the caller's assumptions (a
+ * spawned process has those its constructors installed before main);
+ * SIGCHLD must be default for wait4 to see our children's statuses. */
+static void reset_signals(void) {
   for (int sig = 1; sig < NSIG; sig++) {
     struct sigaction sa;
     if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) != 0)
@@ -1193,6 +1200,10 @@ static _Noreturn void zygote_main(struct pool *p, int ctl) {
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static _Noreturn void zygote_main(struct pool *p, int ctl) {
+  reset_signals();
   close_except(ctl, p->cfg_fd);
   pid_t self = getpid();
   for (int i = 0; i < p->nslots; i++) {
@@ -1263,6 +1274,7 @@ int cf_spawn_main(void) {
   }
   close(SPAWN_FD_CFG);
   close_except(SPAWN_FD_CHAN, -1);
+  reset_signals();
   worker_main(p, SPAWN_FD_CHAN);
 }
 
@@ -2219,8 +2231,14 @@ static int pool_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
   /* A worker that is not a fork of this process knows the function only
    * by its registered name. */
   const char *name = NULL;
-  if (p->o.start_method != CF_START_FORK && (name = cf_task_name(fn)) == NULL)
-    return CF_ENOENT;
+  if (p->o.start_method != CF_START_FORK) {
+    cf_bytes_fn same;
+    if ((name = cf_task_name(fn)) == NULL)
+      return CF_ENOENT;
+    int rc = cf_task_lookup(name, &same);
+    if (rc != 0)
+      return rc; /* the name is ambiguous: CF_EEXIST */
+  }
   /* A large payload is copied once, straight into shared memory, outside
    * the lock. */
   int preg = -1;
