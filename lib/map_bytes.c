@@ -158,8 +158,8 @@ int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn, const cf_bytes *items,
     cf_map_bytes_options_init(&o);
   else
     o = *opts;
-  if (ex == NULL || ex->vt->submit_bytes == NULL || fn == NULL ||
-      out == NULL || (items == NULL && n > 0))
+  if (ex == NULL || ex->vt->submit_bytes == NULL || fn == NULL || out == NULL ||
+      (items == NULL && n > 0))
     return CF_EINVAL;
   const char *name = NULL;
   if (ex->vt->by_name != NULL && ex->vt->by_name(ex) &&
@@ -180,9 +180,10 @@ int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn, const cf_bytes *items,
   m->chunksize = o.chunksize > 1 ? o.chunksize : 1;
   m->nchunks = (n + m->chunksize - 1) / m->chunksize;
   /* Single items are small tasks: keep every worker's pipeline full. */
-  m->window = o.buffersize                ? o.buffersize
-              : ex->vt->map_window != NULL ? ex->vt->map_window(ex, m->chunksize)
-                                           : 16;
+  m->window = o.buffersize ? o.buffersize
+              : ex->vt->map_window != NULL
+                  ? ex->vt->map_window(ex, m->chunksize)
+                  : 16;
   if (m->window == 0)
     m->window = 1;
   m->deadline = deadline;

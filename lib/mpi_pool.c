@@ -97,7 +97,7 @@ struct mpool {
   struct mrank *ranks;
   int nready, nreplied, nused, next_rank;
   size_t inflight;
-  bool shutdown, broken, mgr_done, destroyed;
+  bool shutdown, broken, mgr_done, joined;
   char broken_msg[256];
   uint64_t next_id;
   uint64_t submitted, completed, failed, cancelled;
@@ -351,8 +351,7 @@ static int serve(struct mpool *p, bool used) {
       msg = strdup(tmp);
     }
     rc = send_reply(comm, root, T_RESULT, h.id, err, msg,
-                    err == 0 ? out.data : NULL, err == 0 ? out.len : 0,
-                    &reply);
+                    err == 0 ? out.data : NULL, err == 0 ? out.len : 0, &reply);
     free(msg);
     if (out.cap > ((size_t)16 << 20))
       cf_buffer_free(&out);
@@ -435,8 +434,7 @@ static void handle_message(struct mpool *p, const MPI_Status *st,
                            unsigned char *buf, int count, struct mlist *fail) {
   struct mhdr h;
   int src = st->MPI_SOURCE;
-  if ((size_t)count < sizeof h || src < 0 || src >= p->size ||
-      src == p->root) {
+  if ((size_t)count < sizeof h || src < 0 || src >= p->size || src == p->root) {
     pthread_mutex_lock(&p->mu);
     break_pool_locked(p, "malformed message from a rank", fail);
     pthread_mutex_unlock(&p->mu);
@@ -833,7 +831,8 @@ static void live_remove(struct mpool *p) {
 static void mpi_destroy(cf_executor *ex) {
   struct mpool *p = (struct mpool *)ex;
   live_remove(p);
-  pthread_join(p->mgr, NULL);
+  if (!p->joined)
+    pthread_join(p->mgr, NULL);
   free(p->ranks);
   pthread_cond_destroy(&p->cv);
   pthread_cond_destroy(&p->done_cv);
@@ -918,8 +917,13 @@ static void at_exit(void) {
     pthread_mutex_unlock(&live_mu);
     if (p == NULL)
       break;
-    if (tls_manager_of != p)
-      mpi_shutdown(&p->base, CF_SHUTDOWN_WAIT | CF_SHUTDOWN_CANCEL_FUTURES);
+    if (tls_manager_of != p &&
+        mpi_shutdown(&p->base, CF_SHUTDOWN_WAIT | CF_SHUTDOWN_CANCEL_FUTURES) ==
+            0) {
+      /* Joined, not freed: the program may still hold the pointer. */
+      pthread_join(p->mgr, NULL);
+      p->joined = true;
+    }
   }
   int fin = 1;
   if (we_initialized && MPI_Finalized(&fin) == MPI_SUCCESS && !fin)
@@ -969,11 +973,10 @@ int cf_mpi_pool_new(const cf_mpi_pool_options *opts, cf_executor **out) {
   if (MPI_Comm_size(o.comm, &size) != MPI_SUCCESS ||
       MPI_Comm_rank(o.comm, &me) != MPI_SUCCESS)
     return CF_EINVAL;
-  if (rc == 0 &&
-      (out == NULL || size < 2 || o.root < 0 || o.root >= size ||
-       o.max_workers < 0 || o.pipeline_depth < 1 || o.poll_max_us < 1 ||
-       o.max_payload > PAYLOAD_LIMIT ||
-       (o.initargs == NULL && o.initargs_len > 0)))
+  if (rc == 0 && (out == NULL || size < 2 || o.root < 0 || o.root >= size ||
+                  o.max_workers < 0 || o.pipeline_depth < 1 ||
+                  o.poll_max_us < 1 || o.max_payload > PAYLOAD_LIMIT ||
+                  (o.initargs == NULL && o.initargs_len > 0)))
     rc = CF_EINVAL;
   struct mpool *p = NULL;
   if (rc == 0) {
@@ -989,8 +992,7 @@ int cf_mpi_pool_new(const cf_mpi_pool_options *opts, cf_executor **out) {
   }
   /* Agree: the most negative code any rank saw (0 if none). */
   int agreed = rc;
-  if (MPI_Allreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, o.comm) !=
-      MPI_SUCCESS)
+  if (MPI_Allreduce(&rc, &agreed, 1, MPI_INT, MPI_MIN, o.comm) != MPI_SUCCESS)
     agreed = CF_EBROKEN;
   if (agreed != 0) {
     if (p != NULL) {
@@ -1003,8 +1005,8 @@ int cf_mpi_pool_new(const cf_mpi_pool_options *opts, cf_executor **out) {
   p->o = o;
   p->size = size;
   p->root = o.root;
-  int workers = o.max_workers == 0 || o.max_workers > size - 1 ? size - 1
-                                                                : o.max_workers;
+  int workers =
+      o.max_workers == 0 || o.max_workers > size - 1 ? size - 1 : o.max_workers;
   for (int r = 0, n = 0; r < size && n < workers; r++)
     if (r != o.root) {
       p->ranks[r].used = true;

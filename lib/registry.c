@@ -66,8 +66,8 @@ static bool valid_name(const char *name) {
 }
 
 static struct entry *find_name(const char *name) {
-  struct entry *e = atomic_load_explicit(&by_name[hash_name(name)],
-                                         memory_order_acquire);
+  struct entry *e =
+      atomic_load_explicit(&by_name[hash_name(name)], memory_order_acquire);
   for (; e != NULL; e = e->next_name)
     if (strcmp(e->name, name) == 0)
       return e;

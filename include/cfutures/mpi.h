@@ -121,9 +121,9 @@ CF_EXTERN void cf_mpi_pool_options_init(cf_mpi_pool_options *opts);
  * MPI_COMM_NULL -- this one is local), CF_ENOSYS (MPI initialised without
  * MPI_THREAD_MULTIPLE, or finalised), CF_ENOMEM, CF_EAGAIN (on the root
  * only: its manager thread could not start; the serving ranks are
- * released and return 0 with NULL), CF_EBROKEN (an MPI call failed; on a serving
- * rank, also when its link to the client failed while serving). Call from
- * one thread per rank.
+ * released and return 0 with NULL), CF_EBROKEN (an MPI call failed; on a
+ * serving rank, also when its link to the client failed while serving). Call
+ * from one thread per rank.
  */
 CF_EXTERN int cf_mpi_pool_new(const cf_mpi_pool_options *opts,
                               cf_executor **out);

@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +143,8 @@ static void teardown(void) {
 
 static int rank_of(cf_future *f) {
   if (cf_future_error(f, 60) != 0)
-    fprintf(stderr, "error %d: %s\n", cf_future_error(f, 0), cf_future_error_message(f));
+    fprintf(stderr, "error %d: %s\n", cf_future_error(f, 0),
+            cf_future_error_message(f));
   const void *d;
   size_t n;
   ck_assert_int_eq(cf_future_bytes(f, 60, &d, &n), 0);
@@ -625,6 +627,88 @@ START_TEST(test_callback_cannot_free_its_pool) {
 }
 END_TEST
 
+/* Four client threads submit at once, with random pauses, and cancel a
+ * random third of what they submitted: every future ends in exactly one
+ * state, and the pool's counters account for every task. */
+struct storm {
+  cf_executor *ex;
+  unsigned seed;
+  int ok, cancelled, bad;
+};
+
+static void *storm_thread(void *arg) {
+  struct storm *st = arg;
+  enum { N = 600 };
+  cf_future **f = malloc(N * sizeof *f);
+  for (uint64_t i = 0; i < N; i++) {
+    if (cf_submit_bytes(st->ex, t_index, &i, sizeof i, &f[i]) != 0) {
+      st->bad++;
+      f[i] = NULL;
+      continue;
+    }
+    cf_future *victim = f[rand_r(&st->seed) % (i + 1)];
+    if (rand_r(&st->seed) % 3 == 0 && victim != NULL)
+      cf_future_cancel(victim);
+    if (rand_r(&st->seed) % 50 == 0)
+      sleep_ms(rand_r(&st->seed) % 3);
+  }
+  for (uint64_t i = 0; i < N; i++) {
+    /* (Check's asserts belong to the test's own thread: count instead.) */
+    if (f[i] == NULL || cf_future_wait(f[i], 60) != 0) {
+      st->bad++;
+      continue;
+    }
+    int e = cf_future_error(f[i], 0);
+    if (e == 0) {
+      const void *d;
+      size_t n;
+      uint64_t x;
+      if (cf_future_bytes(f[i], 0, &d, &n) != 0 || n != 8 ||
+          (memcpy(&x, d, 8), x != i * 3 + 1) || cf_future_cancelled(f[i]))
+        st->bad++;
+      st->ok++;
+    } else {
+      if (e != CF_ECANCELED || !cf_future_cancelled(f[i]))
+        st->bad++;
+      st->cancelled++;
+    }
+    cf_future_release(f[i]);
+  }
+  free(f);
+  return NULL;
+}
+
+START_TEST(test_storm_of_submitters) {
+  cf_mpi_pool_options o;
+  cf_mpi_pool_options_init(&o);
+  o.pipeline_depth = 2; /* more of each thread's tasks stay cancellable */
+  cf_executor *ex = pool_with(&o);
+  if (ex == NULL)
+    return;
+  pthread_t th[4];
+  struct storm st[4];
+  for (int t = 0; t < 4; t++) {
+    st[t] = (struct storm){ex, 1234u + (unsigned)t * 77u, 0, 0, 0};
+    pthread_create(&th[t], NULL, storm_thread, &st[t]);
+  }
+  int ok = 0, cancelled = 0;
+  for (int t = 0; t < 4; t++) {
+    pthread_join(th[t], NULL);
+    ok += st[t].ok;
+    cancelled += st[t].cancelled;
+    ck_assert_int_eq(st[t].bad, 0);
+  }
+  ck_assert_int_gt(cancelled, 0);
+  ck_assert_int_eq(ok + cancelled, 4 * 600);
+  cf_executor_stats s;
+  ck_assert_int_eq(cf_executor_stats_get(ex, &s), 0);
+  ck_assert_uint_eq(s.submitted, 4 * 600);
+  ck_assert_uint_eq(s.completed, (uint64_t)ok);
+  ck_assert_uint_eq(s.cancelled, (uint64_t)cancelled);
+  close_pool();
+}
+END_TEST
+
 static Suite *mpi_suite(void) {
   Suite *s = suite_create("mpi_pool");
   TCase *tc = tcase_create("mpi");
@@ -646,6 +730,7 @@ static Suite *mpi_suite(void) {
   tcase_add_test(tc, test_fails_on_one_rank_only);
   tcase_add_test(tc, test_large_payloads);
   tcase_add_test(tc, test_callback_cannot_free_its_pool);
+  tcase_add_test(tc, test_storm_of_submitters);
   suite_add_tcase(s, tc);
   return s;
 }
