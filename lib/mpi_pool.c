@@ -701,7 +701,9 @@ static int mpi_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
                             size_t len, const double *timeout,
                             cf_future **out) {
   struct mpool *p = (struct mpool *)ex;
-  (void)timeout; /* a rank cannot be stopped: tasks have no timeout here */
+  /* A rank cannot be stopped mid-task: a task timeout cannot be kept. */
+  if (timeout != NULL && *timeout > 0)
+    return CF_ENOSYS;
   if (len > p->o.max_payload)
     return CF_ETOOBIG;
   const char *name = cf_task_name(fn);

@@ -33,7 +33,9 @@
  * behind the task it runs. A task counts as running from when it is sent.
  * cf_future_cancel succeeds while a task is still queued on the client;
  * cf_future_request_cancel does nothing to a task already sent (a rank
- * cannot be interrupted).
+ * cannot be interrupted), and for the same reason cf_submit_bytes_timeout
+ * with a positive timeout is CF_ENOSYS (a negative one means none, as
+ * everywhere). cf_executor_resize is CF_ENOSYS: the ranks are the job's.
  *
  * Threads and MPI. The client runs one manager thread that makes every MPI
  * call of the pool, on a duplicate of the communicator (so the pool's

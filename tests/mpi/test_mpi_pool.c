@@ -218,6 +218,9 @@ START_TEST(test_errors) {
   ck_assert_ptr_null(f);
   ck_assert_int_eq(cf_submit(ex, NULL, NULL, &f), CF_EINVAL);
   ck_assert_int_eq(cf_executor_resize(ex, 2), CF_ENOSYS);
+  ck_assert_int_eq(cf_submit_bytes_timeout(ex, t_echo, "x", 1, 5, &f),
+                   CF_ENOSYS);
+  ck_assert_int_eq(cf_submit_bytes_timeout(ex, t_echo, "x", 1, -1, NULL), 0);
   ck_assert_int_eq(cf_shutdown(ex, CF_SHUTDOWN_WAIT), 0);
   ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &f), CF_ESHUTDOWN);
   close_pool();
