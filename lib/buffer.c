@@ -60,17 +60,3 @@ void cf_buffer_free(cf_buffer *b) {
     free(b->data);
   *b = (cf_buffer)CF_BUFFER_INIT;
 }
-
-struct cf__bytes_result *cf__bytes_result_new(const void *data, size_t len) {
-  if (len > SIZE_MAX - sizeof(struct cf__bytes_result))
-    return NULL;
-  struct cf__bytes_result *r = malloc(sizeof *r + len);
-  if (r == NULL)
-    return NULL;
-  r->view.data = r->bytes;
-  r->view.len = len;
-  r->view.cap = 0;
-  if (len)
-    memcpy(r->bytes, data, len);
-  return r;
-}

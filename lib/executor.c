@@ -116,6 +116,9 @@ static const struct cf__private private_api = {
     .future_cancel_pending = cf__future_cancel_pending,
     .future_run_started = cf__future_run_started,
     .bytes_result_new = cf__bytes_result_new,
+    .bytes_task_future = cf__bytes_task_future,
+    .bytes_task_run = cf__bytes_task_run,
+    .bytes_task_find = cf__bytes_task_find,
     .cond_init = cf__cond_init,
     .cond_wait_until = cf__cond_wait_until,
 };

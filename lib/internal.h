@@ -194,8 +194,19 @@ struct cf__bytes_result {
   cf_buffer view;
   unsigned char bytes[];
 };
-/* buffer.c: a result holding a copy of data[0..len); NULL on ENOMEM. */
+/* bytes_task.c: byte tasks where they run (a worker, an MPI rank). */
+/* A result holding a copy of data[0..len); NULL on ENOMEM. */
 struct cf__bytes_result *cf__bytes_result_new(const void *data, size_t len);
+/* The one future a worker recycles to run its tasks (NULL on ENOMEM). */
+cf_future *cf__bytes_task_future(void);
+/* Runs fn(in[0..len), out) on this thread through df; returns its code
+ * (a positive one made CF_ETASK) and its message in *msg (malloc'd or
+ * NULL). in may be NULL for 0 bytes. */
+int cf__bytes_task_run(cf_future *df, cf_bytes_fn fn, const void *in,
+                       size_t len, cf_buffer *out, char **msg);
+/* Finds the task named name: 0, or CF_ENOENT / CF_EEXIST with *fn a
+ * stand-in that fails the task with that code and says why. */
+int cf__bytes_task_find(const char *name, cf_bytes_fn *fn);
 
 /* map_bytes.c: the library's chunk task, known by name as "cf.map_chunk". */
 int cf__map_chunk_run(const void *in, size_t len, cf_buffer *out);
@@ -217,6 +228,10 @@ struct cf__private {
   bool (*future_cancel_pending)(cf_future *f);
   uint64_t (*future_run_started)(cf_future *f);
   struct cf__bytes_result *(*bytes_result_new)(const void *data, size_t len);
+  cf_future *(*bytes_task_future)(void);
+  int (*bytes_task_run)(cf_future *df, cf_bytes_fn fn, const void *in,
+                        size_t len, cf_buffer *out, char **msg);
+  int (*bytes_task_find)(const char *name, cf_bytes_fn *fn);
   int (*cond_init)(pthread_cond_t *cv);
   int (*cond_wait_until)(pthread_cond_t *cv, pthread_mutex_t *mu,
                          uint64_t deadline);

@@ -194,36 +194,6 @@ static void mpi_errmsg(int code, const char *what, char *out, size_t n) {
 /* A serving rank                                                            */
 /* ------------------------------------------------------------------------ */
 
-struct tramp {
-  cf_bytes_fn fn;
-  const void *in;
-  size_t len;
-  cf_buffer *out;
-};
-
-static int trampoline(void *arg, void **result) {
-  struct tramp *t = arg;
-  (void)result;
-  return t->fn(t->in, t->len, t->out);
-}
-
-static int missing(const void *in, size_t len, cf_buffer *out) {
-  (void)in;
-  (void)len;
-  (void)out;
-  cf_task_set_message("the task's name is not registered on this rank "
-                      "(register it with CF_TASK on every rank)");
-  return CF_ENOENT;
-}
-
-static int ambiguous(const void *in, size_t len, cf_buffer *out) {
-  (void)in;
-  (void)len;
-  (void)out;
-  cf_task_set_message("the task's name names two functions on this rank");
-  return CF_EEXIST;
-}
-
 /* Sends a RESULT (or READY) message: header, message, bytes. */
 static int send_reply(MPI_Comm comm, int root, int tag, uint64_t id, int err,
                       const char *msg, const void *bytes, size_t blen,
@@ -258,7 +228,7 @@ static int serve(struct mpool *p, bool used) {
   /* Short sleeps must be short: the default 50 us slack would dominate. */
   int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
   prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0);
-  cf_future *df = P->future_alloc(NULL, trampoline, NULL);
+  cf_future *df = P->bytes_task_future();
   if (used) {
     int err = df == NULL ? CF_ENOMEM : 0;
     if (err == 0 && o->initializer != NULL) {
@@ -312,36 +282,17 @@ static int serve(struct mpool *p, bool used) {
     name[h.len] = 0;
     const unsigned char *payload = in.data + sizeof h + h.len;
     size_t plen = (size_t)count - sizeof h - h.len;
-    cf_bytes_fn fn = missing;
-    int found = 0;
+    cf_bytes_fn fn;
     if (last_fn != NULL && strcmp(name, last) == 0) {
       fn = last_fn;
-    } else if ((found = cf_task_lookup(name, &fn)) == 0) {
+    } else if (P->bytes_task_find(name, &fn) == 0) {
       memcpy(last, name, h.len + 1);
       last_fn = fn;
-    } else {
-      fn = found == CF_EEXIST ? ambiguous : missing;
     }
-    int err;
     char *msg = NULL;
     cf_buffer_clear(&out);
-    if (df == NULL) {
-      err = CF_ENOMEM;
-    } else {
-      struct tramp tr = {fn, plen ? payload : (const void *)"", plen, &out};
-      /* The rank's one future is recycled: it carries the task's code and
-       * message (cf_task_set_message) out of run_started. */
-      df->fn = trampoline;
-      df->arg = &tr;
-      df->msg = NULL;
-      df->err = 0;
-      df->value = NULL;
-      atomic_store_explicit(&df->state, CF_RUNNING, memory_order_relaxed);
-      P->future_run_started(df);
-      err = df->err;
-      msg = df->msg;
-      df->msg = NULL;
-    }
+    int err = df == NULL ? CF_ENOMEM
+                         : P->bytes_task_run(df, fn, payload, plen, &out, &msg);
     char tmp[128];
     if (err == 0 && out.len > o->max_payload) {
       err = CF_ETOOBIG;
@@ -360,10 +311,7 @@ static int serve(struct mpool *p, bool used) {
     pace_reset(&pc, o);
   }
   prctl(PR_SET_TIMERSLACK, slack > 0 ? slack : 50000, 0, 0, 0);
-  if (df != NULL) {
-    df->arg = NULL;
-    cf_future_release(df);
-  }
+  cf_future_release(df);
   cf_buffer_free(&in);
   cf_buffer_free(&out);
   cf_buffer_free(&reply);

@@ -66,8 +66,8 @@
  * cancelling a PENDING future completes it, and that happens unlocked).
  */
 #include "cfutures/process_pool.h"
-#include "cfutures/registry.h"
 #include "buffer_priv.h"
+#include "cfutures/registry.h"
 #include "internal.h"
 #include "wire.h"
 
@@ -75,6 +75,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,6 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <spawn.h>
 #include <unistd.h>
 
 #define SHM_HDR 64
@@ -481,19 +481,6 @@ struct wctx {
   cf_bytes_fn last_fn;
 };
 
-struct tramp {
-  cf_bytes_fn fn;
-  const void *in;
-  size_t len;
-  cf_buffer *out;
-};
-
-static int trampoline(void *arg, void **result) {
-  struct tramp *t = arg;
-  (void)result;
-  return t->fn(t->in, t->len, t->out);
-}
-
 static void w_flush(struct wctx *c) {
   size_t off = 0;
   while (off < c->olen) {
@@ -604,44 +591,29 @@ static int w_out_prepare(struct wctx *c) {
 
 /* The function a TASK frame names: its address where the worker is a fork
  * of the pool, else its registered name (the last one found is kept, as a
- * pool mostly sends the same task). 0, or CF_ENOENT / CF_EEXIST. */
-static int w_resolve(struct wctx *c, const struct cf__wire_hdr *h,
-                     const char *msg, cf_bytes_fn *fn) {
-  if (h->msg_len == 0) {
-    *fn = (cf_bytes_fn)(uintptr_t)h->aux;
-    return 0;
-  }
-  if (c->last_aux == h->aux && c->last_fn != NULL) {
-    *fn = c->last_fn;
-    return 0;
-  }
+ * pool mostly sends the same task); an unknown or ambiguous name gives a
+ * stand-in that fails the task and says why. */
+static cf_bytes_fn w_resolve(struct wctx *c, const struct cf__wire_hdr *h,
+                             const char *msg) {
+  if (h->msg_len == 0)
+    return (cf_bytes_fn)(uintptr_t)h->aux;
+  if (c->last_aux == h->aux && c->last_fn != NULL)
+    return c->last_fn;
   char name[CF__WIRE_NAME_MAX + 1];
   memcpy(name, msg, h->msg_len);
   name[h->msg_len] = 0;
-  int rc = cf_task_lookup(name, fn);
-  if (rc == 0) {
+  cf_bytes_fn fn;
+  if (cf__bytes_task_find(name, &fn) == 0) {
     c->last_aux = h->aux;
-    c->last_fn = *fn;
+    c->last_fn = fn;
   }
-  return rc;
-}
-
-static int w_missing(const void *in, size_t len, cf_buffer *out) {
-  cf_task_set_message("the task's name is not registered in the worker "
-                      "(register it with CF_TASK, before main runs)");
-  return CF_ENOENT;
-}
-
-static int w_ambiguous(const void *in, size_t len, cf_buffer *out) {
-  cf_task_set_message("the task's name names two functions in the worker");
-  return CF_EEXIST;
+  return fn;
 }
 
 static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
                   const char *name, const void *payload) {
   const struct pool *p = c->p;
   const void *in = payload;
-  static const unsigned char empty[1];
   bool shm = h->flags & CF__WF_SHM;
   struct region *reg =
       &c->in_reg[(h->flags & CF__WF_SLOT_MASK) >> CF__WF_SLOT_SHIFT];
@@ -657,27 +629,10 @@ static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
       _exit(71);
     in = reg->map + SHM_HDR;
   }
-  if (in == NULL)
-    in = empty;
   int oslot = w_out_prepare(c);
-  cf_bytes_fn fn;
-  int found = w_resolve(c, h, name, &fn);
-  if (found != 0)
-    fn = found == CF_EEXIST ? w_ambiguous : w_missing;
-  struct tramp tr = {fn, in, h->len, &c->out};
-  cf_future *df = c->df;
-  /* The worker's one future is recycled: it only carries the task's
-   * message (cf_task_set_message) and code out of cf__future_run_started. */
-  df->fn = trampoline;
-  df->arg = &tr;
-  df->msg = NULL;
-  df->err = 0;
-  df->value = NULL;
-  atomic_store_explicit(&df->state, CF_RUNNING, memory_order_relaxed);
-  cf__future_run_started(df);
-  int rc = df->err;
-  char *msg = df->msg;
-  df->msg = NULL;
+  char *msg;
+  int rc = cf__bytes_task_run(c->df, w_resolve(c, h, name), in, h->len, &c->out,
+                              &msg);
   if (shm && reg->size > SHM_KEEP_MAX)
     region_drop(reg); /* the pool drops it too once the task is done */
   c->done++;
@@ -801,7 +756,7 @@ static _Noreturn void worker_main(const struct pool *p, int sock) {
   c.statm = -1;
   regions_reset(c.in_reg, CF__WIRE_TASK_SLOTS);
   regions_reset(c.out_reg, CF__WIRE_SLOTS);
-  c.df = cf__future_alloc(NULL, trampoline, NULL);
+  c.df = cf__bytes_task_future();
   if (c.df == NULL)
     _exit(70);
   struct cf__wire_hdr h = {
@@ -946,9 +901,9 @@ static int cfg_make(const struct pool *p, int *out) {
     rc = write_all(fd, iname, c.init_name_len);
   if (rc == 0 && c.initargs_len)
     rc = write_all(fd, p->initargs, c.initargs_len);
-  if (rc == 0 && fcntl(fd, F_ADD_SEALS,
-                       F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
-                           F_SEAL_SEAL) != 0)
+  if (rc == 0 &&
+      fcntl(fd, F_ADD_SEALS,
+            F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
     rc = neg_errno();
   if (rc != 0) {
     close(fd);
@@ -1050,7 +1005,8 @@ static int spawn_self(int chan, int cfg, const char *role, pid_t *pid) {
     sigemptyset(&none);
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     char *argv[] = {program_invocation_name, NULL};
     int e = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, env);
     if (e != 0)
@@ -1065,7 +1021,6 @@ static int spawn_self(int chan, int cfg, const char *role, pid_t *pid) {
     close(hf);
   return rc;
 }
-
 
 static void z_send(int ctl, const struct zmsg *zm, const int *fds, int nfds) {
   struct iovec iov = {(void *)zm, sizeof *zm};
