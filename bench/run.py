@@ -19,12 +19,19 @@ many times better or worse cfutures is on that row.
 The registry, bench/suites.txt, has one line per command:
   <workload-id> <command line>
 run from the build's bench/ directory; ${SRC} stands for the source tree's
-root (so ${SRC}/bench/py_bench.py is a script beside this one).
+root (so ${SRC}/bench/py_bench.py is a script beside this one), and
+${MPIRUN} for the mpirun on PATH with the options this machine needs (a
+line using it is skipped where there is no mpirun).
+
+W8 (the MPI pool) is compared with W5 (the process pool): its table gets,
+in every case that W5 measures too, W5's cfutures row as impl
+"process-pool (W5)"; running W8 alone (--only W8) runs bench_w5 as well.
 """
 
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -34,7 +41,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "MEM", "FLOOR"]
+ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "MEM", "FLOOR"]
+
+# W8 cases are "<what> -n <ranks>[ <variant>]"; <what> names a W5 case.
+MPI_CASE = re.compile(r"^(.*) -n (\d+)( .+)?$")
+# The W5 command that W8 needs for its process-pool rows.
+W5_POOL_CMD = "./bench_w5"
+POOL_IMPL = "process-pool (W5)"
 
 # The targets of TARGETS.md that a run can check, as
 # (workload, case, against, threshold, label): against None compares
@@ -124,6 +137,47 @@ def expand(cmdline):
     return [substitute(t, ROOT) for t in tokens]
 
 
+def mpirun_argv(timeout):
+    """The argv that ${MPIRUN} stands for, or None without mpirun.
+
+    Open MPI wants --allow-run-as-root as root and --oversubscribe for more
+    ranks than cores; --bind-to none lets the client's two threads (the
+    submitter and the pool's manager) use both cores at -n 2 as they do
+    oversubscribed, and as the process pool's do; its own --timeout ends
+    the whole job (killing mpirun alone would leave its ranks running)."""
+    exe = shutil.which("mpirun")
+    if exe is None:
+        return None
+    argv = [exe]
+    try:
+        ver = subprocess.run([exe, "--version"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=30,
+                             check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        ver = b""
+    if b"Open MPI" in ver or b"OpenRTE" in ver:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            argv.append("--allow-run-as-root")
+        argv += ["--oversubscribe", "--bind-to", "none",
+                 "--timeout", str(max(5, int(timeout) - 5))]
+    return argv
+
+
+def splice_mpirun(argv_cmd, mpirun):
+    """Replaces the ${MPIRUN} token. Returns (argv, program), program being
+    what mpirun starts: the first token after ${MPIRUN} that is neither an
+    option nor a number (so "-n 2 ./prog" names ./prog); or (None, why)
+    when it cannot run here."""
+    if mpirun is None:
+        return None, "mpirun is not on PATH"
+    i = argv_cmd.index("${MPIRUN}")
+    rest = argv_cmd[i + 1:]
+    progs = [t for t in rest if not t.startswith("-") and not t.isdigit()]
+    if not progs:
+        return None, "no program after ${MPIRUN}"
+    return argv_cmd[:i] + mpirun + rest, progs[0]
+
+
 def read_registry(path, only):
     entries = []
     with open(path, encoding="utf-8") as fp:
@@ -193,6 +247,34 @@ def parse_records(out):
     return records
 
 
+def case_base(case):
+    """A W8 case's W5 case ("64B round trip median -n 4 spin_us=1000" ->
+    "64B round trip median")."""
+    m = MPI_CASE.match(case)
+    return m.group(1) if m else case
+
+
+def add_pool_rows(records):
+    """Copies W5's process pool values into every W8 case measuring the
+    same thing, as impl POOL_IMPL, so that the table puts the MPI pool
+    (cfutures) next to the process pool, with the ratio."""
+    pool = [r for r in records if r["workload"] == "W5"
+            and r["impl"] == "cfutures"]
+    w8 = []
+    for r in records:
+        if r["workload"] == "W8" and r["case"] not in w8:
+            w8.append(r["case"])
+    out = []
+    for case in w8:
+        base = case_base(case)
+        for r in pool:
+            if r["case"] == base:
+                c = dict(r)
+                c.update(workload="W8", case=case, impl=POOL_IMPL)
+                out.append(c)
+    return records + out
+
+
 def aggregate(records):
     groups = {}
     order = []
@@ -229,12 +311,19 @@ def aggregate(records):
 def sort_rows(rows):
     def wkey(w):
         return (ORDER.index(w) if w in ORDER else len(ORDER), w)
+    def ckey(case):
+        # W8: one case over the rank counts and variants, side by side.
+        m = MPI_CASE.match(case)
+        if not m:
+            return case, "", 0
+        return m.group(1), m.group(3) or "", int(m.group(2))
     case_pos = {}
     for g in rows:
-        case_pos.setdefault((g["workload"], g["case"]), len(case_pos))
-    return sorted(rows, key=lambda g: (wkey(g["workload"]),
-                                       case_pos[(g["workload"], g["case"])],
-                                       g["impl"] != "cfutures", g["impl"]))
+        case_pos.setdefault((g["workload"], ckey(g["case"])[0]),
+                            len(case_pos))
+    return sorted(rows, key=lambda g: (
+        wkey(g["workload"]), case_pos[(g["workload"], ckey(g["case"])[0])],
+        ckey(g["case"])[1:], g["impl"] != "cfutures", g["impl"]))
 
 
 def fmt(x):
@@ -344,18 +433,33 @@ def main(argv):
         return 2
     only = set(w.strip() for w in args.only.split(",") if w.strip())
     entries = read_registry(args.suites, only)
+    implicit = set()  # workloads run only for another's sake, not shown
+    if "W8" in only and "W5" not in only:
+        # W8's process pool rows come from W5's cfutures command.
+        entries += [(w, c) for w, c in read_registry(args.suites, {"W5"})
+                    if c.strip() == W5_POOL_CMD]
+        implicit.add("W5")
 
     commands, skipped = [], []
+    mpirun = False  # not looked for yet
     for wid, cmd in entries:
         argv_cmd = expand(cmd)
         if not argv_cmd:
             continue
-        if program_missing(argv_cmd[0], build):
-            skipped.append((wid, cmd, "%s is not built or not installed"
-                            % argv_cmd[0]))
-            continue
         missing = [t for t, o in zip(shlex.split(cmd), argv_cmd)
                    if "${SRC}" in t and not os.path.exists(o)]
+        prog = argv_cmd[0]
+        if "${MPIRUN}" in argv_cmd:
+            if mpirun is False:
+                mpirun = mpirun_argv(args.timeout)
+            argv_cmd, prog = splice_mpirun(argv_cmd, mpirun)
+            if argv_cmd is None:
+                skipped.append((wid, cmd, prog))
+                continue
+        if program_missing(prog, build):
+            skipped.append((wid, cmd, "%s is not built or not installed"
+                            % prog))
+            continue
         if missing:
             skipped.append((wid, cmd, "%s not found" % missing[0]))
             continue
@@ -363,6 +467,8 @@ def main(argv):
             argv_cmd = argv_cmd + ["--quick"]
         commands.append((wid, cmd, argv_cmd))
 
+    if implicit and not any(w not in implicit for w, _, _ in commands):
+        commands = []  # nothing of W8 can run: W5 alone would show nothing
     where = machine()
     records, failures = [], []
     failed = set()
@@ -384,7 +490,8 @@ def main(argv):
                 if cmd not in failed:
                     failed.add(cmd)
                     failures.append((wid, cmd, "run %d: %s" % (run + 1, err)))
-    rows = aggregate(records)
+    rows = aggregate([r for r in add_pool_rows(records)
+                      if r["workload"] not in implicit])
     elapsed = time.monotonic() - started
 
     if args.json:
