@@ -80,7 +80,8 @@ struct mlist {
 };
 
 struct mrank {
-  struct mlist fl; /* in flight, oldest first */
+  struct mlist fl;    /* in flight, oldest first */
+  uint64_t last_seen; /* when its last message came (manager only) */
   bool ready, used, replied;
 };
 
@@ -95,7 +96,7 @@ struct mpool {
   bool sleeping;          /* the manager waits on cv */
   struct mlist queue;
   struct mrank *ranks;
-  int nready, nreplied, nused, next_rank;
+  int nready, nreplied, nused;
   size_t inflight;
   bool shutdown, broken, mgr_done, joined;
   char broken_msg[256];
@@ -182,6 +183,17 @@ static uint64_t pace_next(struct pace *pc, const cf_mpi_pool_options *o) {
   return pc->step_ns;
 }
 
+/* MPI_Iprobe, asked twice when the first look finds nothing: Open MPI
+ * matches against what it has already read before it reads more, so a
+ * message that arrived while we slept is seen by the second look, not one
+ * sleep later. */
+static int probe(int src, MPI_Comm comm, int *flag, MPI_Status *st) {
+  int rc = MPI_Iprobe(src, MPI_ANY_TAG, comm, flag, st);
+  if (rc == MPI_SUCCESS && !*flag)
+    rc = MPI_Iprobe(src, MPI_ANY_TAG, comm, flag, st);
+  return rc;
+}
+
 static void mpi_errmsg(int code, const char *what, char *out, size_t n) {
   char es[MPI_MAX_ERROR_STRING];
   int len = 0;
@@ -248,13 +260,15 @@ static int serve(struct mpool *p, bool used) {
   while (rc == MPI_SUCCESS) {
     int flag = 0;
     MPI_Status st;
-    rc = MPI_Iprobe(root, MPI_ANY_TAG, comm, &flag, &st);
+    rc = probe(root, comm, &flag, &st);
     if (rc != MPI_SUCCESS)
       break;
     if (!flag) {
       uint64_t ns = pace_next(&pc, o);
       if (ns)
         sleep_ns(ns);
+      else
+        sched_yield(); /* polling: let an oversubscribed CPU's others run */
       continue;
     }
     int count = 0;
@@ -343,23 +357,21 @@ static void break_pool_locked(struct mpool *p, const char *why,
 }
 
 /* Picks the ready rank with the fewest tasks in flight and room for one
- * more, starting after the last one chosen so equals take turns; -1 if
- * none. */
+ * more; among equals, the one that answered last, which is still polling
+ * (a rank that has been idle longer may be asleep). -1 if none. */
 static int pick_rank_locked(struct mpool *p) {
   int best = -1;
   size_t bestn = p->o.pipeline_depth;
-  for (int k = 0; k < p->size; k++) {
-    int r = (p->next_rank + k) % p->size;
+  uint64_t best_seen = 0;
+  for (int r = 0; r < p->size; r++) {
     struct mrank *m = &p->ranks[r];
-    if (!m->ready || m->fl.n >= bestn)
+    if (!m->ready || m->fl.n > bestn || m->fl.n >= p->o.pipeline_depth ||
+        (m->fl.n == bestn && best >= 0 && m->last_seen <= best_seen))
       continue;
     best = r;
     bestn = m->fl.n;
-    if (bestn == 0)
-      break;
+    best_seen = m->last_seen;
   }
-  if (best >= 0)
-    p->next_rank = (best + 1) % p->size;
   return best;
 }
 
@@ -435,6 +447,7 @@ static void handle_message(struct mpool *p, const MPI_Status *st,
     return;
   }
   ml_pop(&p->ranks[src].fl);
+  p->ranks[src].last_seen = cf_now_ns();
   p->inflight--;
   if (h.err == 0)
     p->completed++;
@@ -518,7 +531,7 @@ static void *manager_main(void *arg) {
     while (mrc == MPI_SUCCESS) {
       int flag = 0;
       MPI_Status st;
-      mrc = MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm, &flag, &st);
+      mrc = probe(MPI_ANY_SOURCE, p->comm, &flag, &st);
       if (mrc != MPI_SUCCESS || !flag)
         break;
       int count = 0;
@@ -596,20 +609,23 @@ static void *manager_main(void *arg) {
       pace_reset(&pc, &p->o);
       continue;
     }
-    if (idle && p->nreplied == p->nused) {
-      p->sleeping = true;
-      pthread_cond_wait(&p->cv, &p->mu);
-      p->sleeping = false;
+    /* Within spin_us of the last message or submit, look again at once (a
+     * client submitting one task at a time finds us awake); then sleep,
+     * until a submit when nothing is out, else in growing steps. */
+    uint64_t ns = pace_next(&pc, &p->o);
+    if (ns == 0) {
       pthread_mutex_unlock(&p->mu);
-      pace_reset(&pc, &p->o);
+      sched_yield();
       continue;
     }
-    uint64_t ns = pace_next(&pc, &p->o);
-    if (ns) {
-      p->sleeping = true;
+    p->sleeping = true;
+    if (idle && p->nreplied == p->nused) {
+      pthread_cond_wait(&p->cv, &p->mu);
+      pace_reset(&pc, &p->o);
+    } else {
       P->cond_wait_until(&p->cv, &p->mu, cf_now_ns() + ns);
-      p->sleeping = false;
     }
+    p->sleeping = false;
     pthread_mutex_unlock(&p->mu);
   }
   /* Release every serving rank, used or not. */
@@ -852,7 +868,7 @@ void cf_mpi_pool_options_init(cf_mpi_pool_options *o) {
   o->root = 0;
   o->max_payload = (size_t)256 << 20;
   o->pipeline_depth = 8;
-  o->spin_us = 50;
+  o->spin_us = 1000;
   o->poll_max_us = 1000;
 }
 

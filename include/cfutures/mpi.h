@@ -48,7 +48,8 @@
  * the pool's futures make no MPI call. While waiting for messages the
  * manager and the serving ranks poll, then sleep in growing steps up to
  * poll_max_us (Open MPI's blocking calls would spin a CPU each); a client
- * with nothing in flight sleeps until a submit.
+ * with nothing in flight sleeps until a submit. Among idle ranks the one
+ * that answered last is chosen, as it is still polling.
  *
  * Errors. A task's error code and message come back as on a process pool.
  * An initializer that fails on a rank breaks the pool (CF_EBROKEN, with a
@@ -99,8 +100,9 @@ typedef struct cf_mpi_pool_options {
   size_t max_payload;
   /* Most tasks sent ahead to one rank. Default 8; 1 = one at a time. */
   unsigned pipeline_depth;
-  /* Microseconds a waiting manager or serving rank polls before it starts
-   * to sleep. Default 50. */
+  /* Microseconds a manager or serving rank keeps polling (yielding the
+   * CPU between looks) after its last message before it starts to sleep:
+   * while tasks keep coming, nobody sleeps and misses one. Default 1000. */
   unsigned spin_us;
   /* Longest sleep between two polls, in microseconds: the most a message
    * waits for an idle rank to notice it. Default 1000, at least 1. */
