@@ -4,7 +4,7 @@
  * own floor measured in the same run. SPMD, so it runs under mpirun (2 or
  * more ranks; bench/run.py runs it with -n 2 and -n 4):
  *
- *   mpirun -n N bench_mpi [--quick] [--variant spin] [--depth D]
+ *   mpirun -n N bench_mpi [--quick] [--variant nospin] [--depth D]
  *                         [--spin-us S] [--poll-max-us U]
  *
  * Rank 0 prints the results (the other ranks serve the pool and print
@@ -24,8 +24,9 @@
  *
  * While ranks 0 and 1 run the floor, the other ranks wait in a barrier that
  * sleeps (an Open MPI blocking call would spin a CPU each). The pool has
- * its default options; --variant spin sets spin_us = 1000 (the cases end in
- * " spin_us=1000"). --depth, --spin-us and --poll-max-us set
+ * its default options; --variant nospin sets spin_us = 0 (no polling
+ * after a message before the backoff sleeps start; the cases end in
+ * " spin_us=0"). --depth, --spin-us and --poll-max-us set
  * pipeline_depth, spin_us and poll_max_us, for exploring by hand (the case
  * names do not say so).
  */
@@ -54,7 +55,7 @@ static void die(const char *what, int rc) {
   exit(1);
 }
 
-/* " spin_us=1000" with --variant spin, else "". */
+/* " spin_us=0" with --variant nospin, else "". */
 static const char *variant_suffix = "";
 
 /* "<what> -n <ranks>[ <variant>]", the case name of this run. */
@@ -221,15 +222,15 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--poll-max-us") == 0 && i + 1 < argc) {
       pollmax = atol(argv[++i]);
     } else if (strcmp(argv[i], "--variant") == 0 && i + 1 < argc &&
-               strcmp(argv[i + 1], "spin") == 0) {
-      spin = 1000;
-      variant_suffix = " spin_us=1000";
+               strcmp(argv[i + 1], "nospin") == 0) {
+      spin = 0;
+      variant_suffix = " spin_us=0";
       i++;
     } else if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc) {
       i++; /* W8 is the only one */
     } else {
       fprintf(stderr,
-              "usage: mpirun -n N %s [--quick] [--variant spin] "
+              "usage: mpirun -n N %s [--quick] [--variant nospin] "
               "[--depth D] [--spin-us S] [--poll-max-us U]\n",
               argv[0]);
       return 2;

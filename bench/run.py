@@ -248,7 +248,7 @@ def parse_records(out):
 
 
 def case_base(case):
-    """A W8 case's W5 case ("64B round trip median -n 4 spin_us=1000" ->
+    """A W8 case's W5 case ("64B round trip median -n 4 spin_us=0" ->
     "64B round trip median")."""
     m = MPI_CASE.match(case)
     return m.group(1) if m else case
