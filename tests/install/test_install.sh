@@ -45,6 +45,14 @@ if pkg-config --exists cfutures-uv; then
     "$src/consumer_uv.c" $(pkg-config --cflags --libs cfutures-uv)
   LD_LIBRARY_PATH=$libdir "$tmp/consumer_uv_pc"
 fi
+# The MPI pool: built against the .pc, run on two ranks.
+mpirun="mpirun --allow-run-as-root --oversubscribe --timeout 60 -n 2"
+if pkg-config --exists cfutures-mpi && command -v mpirun >/dev/null; then
+  # shellcheck disable=SC2046
+  "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer_mpi_pc" \
+    "$src/consumer_mpi.c" $(pkg-config --cflags --libs cfutures-mpi)
+  LD_LIBRARY_PATH=$libdir $mpirun -x LD_LIBRARY_PATH "$tmp/consumer_mpi_pc"
+fi
 
 for kind in shared static; do
   echo "== find_package, $kind"
@@ -58,6 +66,9 @@ for kind in shared static; do
   "$tmp/build-$kind/consumer"
   if [ -f "$libdir/libcfutures_uv.so" ] && [ "$kind" = shared ]; then
     "$tmp/build-$kind/consumer_uv"
+  fi
+  if [ -x "$tmp/build-$kind/consumer_mpi" ]; then
+    $mpirun "$tmp/build-$kind/consumer_mpi"
   fi
 done
 echo "install test passed"
