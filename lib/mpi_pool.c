@@ -19,11 +19,15 @@
  * error that breaks the pool). Only the manager thread calls MPI on the
  * client side. Submitters queue a task (already packed into its TASK
  * message) and wake the manager if it sleeps; the manager sends tasks to
- * the ready rank with the fewest in flight, up to pipeline_depth each,
+ * the ready rank with the fewest in flight (among equals the one that
+ * answered last, still polling), up to pipeline_depth each, and nothing
+ * before every rank has reported on its initializer,
  * with MPI_Isend (a blocking send of a large task could wait for a rank
  * that is itself blocked sending a result to us), and receives with
- * MPI_Iprobe + MPI_Recv. Waiting for messages it polls for spin_us, then
- * sleeps in doubling steps up to poll_max_us on its condition variable
+ * MPI_Iprobe + MPI_Recv (probing twice before it sleeps: Open MPI reads
+ * new data only after a look for a match). After its last message it
+ * keeps polling for spin_us, yielding the CPU, then sleeps in doubling
+ * steps up to poll_max_us on its condition variable
  * (so a submit wakes it at once); with nothing in flight it sleeps until a
  * submit. A serving rank polls and sleeps the same way, without the
  * condition variable.

@@ -29,6 +29,14 @@
  *    frames, batching results while more tasks are already buffered. It
  *    exits on end of file of its socket.
  *
+ * START METHODS. With CF_START_SPAWN and CF_START_FORKSERVER the zygote is
+ * not a fork of the caller but a posix_spawn of the program itself, which
+ * takes its role in cf_spawn_main (the pool's settings come in a sealed
+ * memfd); a spawn zygote also starts each worker that way, a forkserver
+ * zygote forks them. Those workers are other images: TASK frames then
+ * carry the task's registered name (registry.h) besides its address, and
+ * the worker looks the name up. Everything else is the same protocol.
+ *
  * Death is learned from the zygote's EXITED report, never from SIGCHLD:
  * the caller's process reaps only the zygote, with waitpid(zygote pid),
  * and ECHILD there means somebody else already did. Workers run their
