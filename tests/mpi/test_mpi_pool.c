@@ -84,6 +84,12 @@ static int t_big(const void *in, size_t len, cf_buffer *out) {
   return 0;
 }
 
+/* Returns twice the bytes it was given. */
+static int t_grow(const void *in, size_t len, cf_buffer *out) {
+  int rc = cf_buffer_append(out, in, len);
+  return rc != 0 ? rc : cf_buffer_append(out, in, len);
+}
+
 static int init_value = -1;
 static int i_set(const void *arg, size_t len) {
   int v = 0;
@@ -111,6 +117,7 @@ CF_TASK("mpi.fail_on_2", t_fail_on_2)
 CF_TASK("mpi.index", t_index)
 CF_TASK("mpi.big", t_big)
 CF_TASK("mpi.init_value", t_init_value)
+CF_TASK("mpi.grow", t_grow)
 
 /* Helpers ----------------------------------------------------------------- */
 
@@ -211,6 +218,12 @@ START_TEST(test_errors) {
   f = NULL;
   ck_assert_int_eq(cf_submit_bytes(ex, t_echo, big, 1001, &f), CF_ETOOBIG);
   ck_assert_int_eq(cf_submit_bytes(ex, t_echo, big, 1000, NULL), 0);
+  /* A result above max_payload fails on the rank, with a message. */
+  ck_assert_int_eq(cf_submit_bytes(ex, t_grow, big, 600, &f), 0);
+  ck_assert_int_eq(cf_future_error(f, 60), CF_ETOOBIG);
+  ck_assert_ptr_nonnull(cf_future_error_message(f));
+  cf_future_release(f);
+  f = NULL;
   ck_assert_int_eq(cf_submit_bytes(ex, t_index, NULL, 1, &f), CF_EINVAL);
   ck_assert_int_eq(cf_submit_bytes(NULL, t_echo, "x", 1, &f), CF_EINVAL);
   ck_assert_int_eq(cf_submit_bytes(ex, NULL, "x", 1, &f), CF_EINVAL);
@@ -712,6 +725,60 @@ START_TEST(test_storm_of_submitters) {
 }
 END_TEST
 
+/* Any rank may be the client: here the last one. */
+START_TEST(test_other_root) {
+  cf_mpi_pool_options o;
+  cf_mpi_pool_options_init(&o);
+  o.root = 3;
+  cf_executor *ex = NULL;
+  ck_assert_int_eq(cf_mpi_pool_new(&o, &ex), 0);
+  ck_assert((ex != NULL) == (world_rank() == 3));
+  if (ex == NULL)
+    return;
+  cur = ex;
+  int seen = 0;
+  for (int i = 0; i < 30; i++) {
+    cf_future *f;
+    double ms = 1;
+    ck_assert_int_eq(cf_submit_bytes(ex, t_rank, &ms, sizeof ms, &f), 0);
+    int r = rank_of(f);
+    ck_assert(r >= 0 && r <= 2);
+    seen |= 1 << r;
+    cf_future_release(f);
+  }
+  ck_assert_int_ne(seen, 0);
+  close_pool();
+}
+END_TEST
+
+/* Two pools at once, on the two halves of the job: {0, 1} and {2, 3}.
+ * Each half's first rank is its client; each pool's tasks run only on
+ * its own half. */
+START_TEST(test_two_pools_on_split_communicators) {
+  int me = world_rank();
+  MPI_Comm half;
+  ck_assert_int_eq(MPI_Comm_split(MPI_COMM_WORLD, me / 2, me, &half),
+                   MPI_SUCCESS);
+  cf_mpi_pool_options o;
+  cf_mpi_pool_options_init(&o);
+  o.comm = half;
+  cf_executor *ex = NULL;
+  ck_assert_int_eq(cf_mpi_pool_new(&o, &ex), 0);
+  ck_assert((ex != NULL) == (me % 2 == 0));
+  if (ex != NULL) {
+    cur = ex;
+    for (int i = 0; i < 50; i++) {
+      cf_future *f;
+      ck_assert_int_eq(cf_submit_bytes(ex, t_rank, NULL, 0, &f), 0);
+      ck_assert_int_eq(rank_of(f), me + 1);
+      cf_future_release(f);
+    }
+    close_pool();
+  }
+  MPI_Comm_free(&half);
+}
+END_TEST
+
 static Suite *mpi_suite(void) {
   Suite *s = suite_create("mpi_pool");
   TCase *tc = tcase_create("mpi");
@@ -734,6 +801,8 @@ static Suite *mpi_suite(void) {
   tcase_add_test(tc, test_large_payloads);
   tcase_add_test(tc, test_callback_cannot_free_its_pool);
   tcase_add_test(tc, test_storm_of_submitters);
+  tcase_add_test(tc, test_other_root);
+  tcase_add_test(tc, test_two_pools_on_split_communicators);
   suite_add_tcase(s, tc);
   return s;
 }
@@ -753,9 +822,17 @@ int main(void) {
   }
   SRunner *sr = srunner_create(mpi_suite());
   srunner_set_fork_status(sr, CK_NOFORK);
-  /* Only the client's report matters; the servers' would repeat "100%". */
+  /* Rank 0's report is printed; the others' would mostly repeat it (a
+   * failure on another rank still fails the job: its exit status). */
   srunner_run_all(sr, world_rank() == 0 ? CK_NORMAL : CK_SILENT);
   int failed = srunner_ntests_failed(sr);
+  if (failed > 0 && world_rank() != 0) {
+    TestResult **tr = srunner_failures(sr);
+    for (int i = 0; i < failed; i++)
+      fprintf(stderr, "rank %d: %s:%d: %s\n", world_rank(), tr_lfile(tr[i]),
+              tr_lno(tr[i]), tr_msg(tr[i]));
+    free(tr);
+  }
   srunner_free(sr);
   MPI_Finalize();
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
