@@ -2154,7 +2154,10 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
     rc = neg_errno();
     close(sv[0]);
     pool_free_mem(p);
-    return rc == CF_ENOMEM ? CF_EAGAIN : rc;
+    /* Whatever stopped the zygote (fork's ENOMEM; exec's ENOENT or EACCES
+     * where /proc/self/exe cannot be run), the pool could not start: only
+     * running out of descriptors has a code of its own. */
+    return rc == CF_EMFILE ? CF_EMFILE : CF_EAGAIN;
   }
   p->zpid = pid;
   p->ctl = sv[0];

@@ -232,7 +232,7 @@ CF_EXTERN void cf_process_pool_options_init(cf_process_pool_options *opts);
  * Returns 0 and *out, or CF_EINVAL (out NULL, a bad option; a spawning
  * start method without cf_spawn_main, or with an unregistered
  * initializer), CF_ENOMEM,
- * CF_EMFILE (out of descriptors), CF_EAGAIN (fork or thread creation
+ * CF_EMFILE (out of descriptors), CF_EAGAIN (fork, spawn or thread creation
  * failed). Nothing is left behind on error. Blocks only for the fork.
  * May be called from any thread; not from inside a worker process.
  */
