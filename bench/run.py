@@ -21,7 +21,10 @@ The registry, bench/suites.txt, has one line per command:
 run from the build's bench/ directory; ${SRC} stands for the source tree's
 root (so ${SRC}/bench/py_bench.py is a script beside this one), and
 ${MPIRUN} for the mpirun on PATH with the options this machine needs (a
-line using it is skipped where there is no mpirun).
+line using it is skipped where there is no mpirun), and ${PYTHON_MPI4PY}
+for a python3 that can import mpi4py (python3 on PATH, this one, or
+/usr/bin/python3, where Debian's python3-mpi4py goes; a line using it is
+skipped where none can).
 
 W8 (the MPI pool) is compared with W5 (the process pool): its table gets,
 in every case that W5 measures too, W5's cfutures row as impl
@@ -161,6 +164,28 @@ def mpirun_argv(timeout):
         argv += ["--oversubscribe", "--bind-to", "none",
                  "--timeout", str(max(5, int(timeout) - 5))]
     return argv
+
+
+def python_mpi4py():
+    """A python3 that can import mpi4py, or None."""
+    seen = set()
+    for py in (shutil.which("python3"), sys.executable, "/usr/bin/python3"):
+        if not py or py in seen or not os.access(py, os.X_OK):
+            continue
+        seen.add(py)
+        try:
+            # Not "import mpi4py.futures": that starts MPI, outside mpirun.
+            ok = subprocess.run([py, "-c", "import importlib.util, mpi4py; "
+                                 "assert importlib.util.find_spec("
+                                 "'mpi4py.futures')"],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=60,
+                                check=False).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if ok:
+            return py
+    return None
 
 
 def splice_mpirun(argv_cmd, mpirun):
@@ -442,12 +467,22 @@ def main(argv):
 
     commands, skipped = [], []
     mpirun = False  # not looked for yet
+    py_mpi4py = False  # not looked for yet
     for wid, cmd in entries:
         argv_cmd = expand(cmd)
         if not argv_cmd:
             continue
         missing = [t for t, o in zip(shlex.split(cmd), argv_cmd)
                    if "${SRC}" in t and not os.path.exists(o)]
+        if "${PYTHON_MPI4PY}" in argv_cmd:
+            if py_mpi4py is False:
+                py_mpi4py = python_mpi4py()
+            if py_mpi4py is None:
+                skipped.append((wid, cmd, "no python3 here can import "
+                                "mpi4py (Debian: python3-mpi4py)"))
+                continue
+            argv_cmd = [py_mpi4py if t == "${PYTHON_MPI4PY}" else t
+                        for t in argv_cmd]
         prog = argv_cmd[0]
         if "${MPIRUN}" in argv_cmd:
             if mpirun is False:

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""W8 for mpi4py.futures, the peer of bench_mpi. Runs under mpirun:
+
+  mpirun -n N python3 bench/py_w8.py [--quick]
+
+MPICommExecutor(MPI.COMM_WORLD, root=0): rank 0 gets the executor, the
+other N - 1 ranks serve it. Rank 0 prints the same cases as bench_mpi (one
+JSON object per line, each case ending in " -n N"): the 64-byte round trip
+(submit(echo, 64 bytes).result(), one at a time), throughput with plain
+submits (n submits, then wait for each) and with map(chunksize=1000).
+Needs mpi4py (Debian: python3-mpi4py); bench/run.py finds a python3 that
+has it, as ${PYTHON_MPI4PY}.
+"""
+import json
+import sys
+import time
+
+from mpi4py import MPI
+from mpi4py.futures import MPICommExecutor
+
+IMPL = "mpi4py"
+NRANKS = MPI.COMM_WORLD.Get_size()
+
+
+def echo(b):
+    return b
+
+
+def emit(what, value, unit, better):
+    print(json.dumps({"workload": "W8", "case": "%s -n %d" % (what, NRANKS),
+                      "impl": IMPL, "value": value, "unit": unit,
+                      "better": better}), flush=True)
+
+
+def quantile(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(q * len(v)))]
+
+
+def round_trip(ex, n):
+    msg = bytes(64)
+    for _ in range(n // 10):  # warm-up
+        ex.submit(echo, msg).result()
+    s = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        ex.submit(echo, msg).result()
+        s.append((time.perf_counter() - t0) * 1e6)
+    emit("64B round trip median", quantile(s, 0.5), "us", "lower")
+    emit("64B round trip p99", quantile(s, 0.99), "us", "lower")
+
+
+def throughput(ex, n, report=True):
+    msg = bytes(64)
+    t0 = time.perf_counter()
+    fs = [ex.submit(echo, msg) for _ in range(n)]
+    for f in fs:
+        f.result()
+    if report:
+        emit("64B throughput submit", n / (time.perf_counter() - t0),
+             "tasks/s", "higher")
+
+
+def throughput_map(ex, n):
+    msg = bytes(64)
+    t0 = time.perf_counter()
+    got = sum(1 for _ in ex.map(echo, [msg] * n, chunksize=1000))
+    assert got == n
+    emit("64B throughput map chunksize=1000", n / (time.perf_counter() - t0),
+         "tasks/s", "higher")
+
+
+def main():
+    quick = "--quick" in sys.argv[1:]
+    if NRANKS < 2:
+        sys.exit("py_w8.py: needs 2 ranks or more (mpirun -n 2)")
+    with MPICommExecutor(MPI.COMM_WORLD, root=0) as ex:
+        if ex is not None:  # rank 0; the others serve until the with ends
+            round_trip(ex, 1000 if quick else 3000)
+            throughput(ex, 500, report=False)
+            throughput(ex, 1000 if quick else 5000)  # one task in flight
+            throughput_map(ex, 50000 if quick else 500000)  # per rank
+
+
+if __name__ == "__main__":
+    main()
