@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <cfutures/process_pool.h>
+#include <cfutures/registry.h>
 
 #include <math.h>
 
@@ -68,6 +69,11 @@ START_TEST(test_process_pool_bad_options) {
   ck_assert_int_eq(cf_executor_free(ex), 0);
 }
 END_TEST
+
+/* Every task and initializer by name, so that the suite also runs with
+ * the spawning start methods (CF_TEST_START_METHOD). */
+CF_TASK("bip.bytes_fn", bytes_fn)
+CF_INITIALIZER("bip.bytes_init", bytes_init)
 
 Suite *cf_badinput_process_suite(void) {
   Suite *s = suite_create("badinput_process");

@@ -3,6 +3,9 @@
  * timeout that stops a running task, all delivered on the loop thread. */
 #include "harness.h"
 
+#include <cfutures/process_pool.h>
+#include <cfutures/registry.h>
+
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -141,6 +144,12 @@ START_TEST(test_process_crash_and_timeout) {
   ck_assert_int_eq(cf_executor_free(pool), 0);
 }
 END_TEST
+
+/* Every task and initializer by name, so that the suite also runs with
+ * the spawning start methods (CF_TEST_START_METHOD). */
+CF_TASK("bp.task_double", task_double)
+CF_TASK("bp.task_crash", task_crash)
+CF_TASK("bp.task_long", task_long)
 
 Suite *cf_bridge_process_suite(void) {
   Suite *s = suite_create("bridge_process");

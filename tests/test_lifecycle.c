@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include <cfutures/process_pool.h>
+#include <cfutures/registry.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -174,6 +175,10 @@ START_TEST(test_watchdog_dumps_stacks) {
                 "no stacks in: %.2000s", out);
 }
 END_TEST
+
+/* Every task and initializer by name, so that the suite also runs with
+ * the spawning start methods (CF_TEST_START_METHOD). */
+CF_TASK("lc.t_sleep_forever", t_sleep_forever)
 
 Suite *cf_lifecycle_suite(void) {
   Suite *s = suite_create("lifecycle");

@@ -16,6 +16,7 @@
 #include "harness.h"
 
 #include <cfutures/process_pool.h>
+#include <cfutures/registry.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -514,6 +515,17 @@ START_TEST(test_host_atfork_handler) {
   close(lock_pipe[1]);
 }
 END_TEST
+
+/* Every task and initializer by name, so that the suite also runs with
+ * the spawning start methods (CF_TEST_START_METHOD). */
+CF_TASK("pf.t_big_result_then_die", t_big_result_then_die)
+CF_TASK("pf.t_reply_then_die", t_reply_then_die)
+CF_TASK("pf.t_die_soon", t_die_soon)
+CF_TASK("pf.t_sum", t_sum)
+CF_TASK("pf.t_index_or_crash", t_index_or_crash)
+CF_TASK("pf.t_echo", t_echo)
+CF_TASK("pf.t_sleep_10ms", t_sleep_10ms)
+CF_TASK("pf.t_fake_frames", t_fake_frames)
 
 Suite *cf_process_faults_suite(void) {
   Suite *s = suite_create("process_faults");

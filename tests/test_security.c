@@ -15,6 +15,7 @@
 #include "harness.h"
 
 #include <cfutures/process_pool.h>
+#include <cfutures/registry.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -373,6 +374,12 @@ START_TEST(test_executor_arguments_stay_literal) {
 }
 END_TEST
 #endif
+
+/* Every task and initializer by name, so that the suite also runs with
+ * the spawning start methods (CF_TEST_START_METHOD). */
+CF_TASK("sec.t_echo", t_echo)
+CF_TASK("sec.t_slow_echo", t_slow_echo)
+CF_TASK("sec.t_list_fds", t_list_fds)
 
 Suite *cf_security_suite(void) {
   Suite *s = suite_create("security");
