@@ -1030,7 +1030,22 @@ static int spawn_self(int chan, int cfg, const char *role, pid_t *pid) {
   return rc;
 }
 
-static void z_send(int ctl, const struct zmsg *zm, const int *fds, int nfds) {
+static void z_reap(struct pool *p, int ctl, int slot, bool report);
+
+/* The pool is gone (its socket reached end of file or refuses writes):
+ * kill and reap every worker left, so that none is orphaned, and exit. */
+static _Noreturn void z_exit(struct pool *p, int ctl) {
+  for (int i = 0; i < p->nslots; i++)
+    if (p->zpids[i] > 0)
+      pidfd_signal_(p->zpidfds[i], SIGKILL);
+  for (int i = 0; i < p->nslots; i++)
+    if (p->zpids[i] > 0)
+      z_reap(p, ctl, i, false);
+  _exit(0);
+}
+
+static void z_send(struct pool *p, int ctl, const struct zmsg *zm,
+                   const int *fds, int nfds) {
   struct iovec iov = {(void *)zm, sizeof *zm};
   struct msghdr m = {0};
   m.msg_iov = &iov;
@@ -1050,8 +1065,12 @@ static void z_send(int ctl, const struct zmsg *zm, const int *fds, int nfds) {
     memcpy(CMSG_DATA(h), fds, sizeof(int) * (size_t)nfds);
   }
   while (sendmsg(ctl, &m, MSG_NOSIGNAL) < 0) {
-    if (errno != EINTR)
-      _exit(0); /* the pool is gone */
+    if (errno != EINTR) {
+      /* Descriptors in flight are ours to close; the workers must go. */
+      for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+      z_exit(p, ctl);
+    }
   }
 }
 
@@ -1062,7 +1081,7 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     zm.op = Z_SPAWN_FAILED;
     zm.err = neg_errno();
-    z_send(ctl, &zm, NULL, 0);
+    z_send(p, ctl, &zm, NULL, 0);
     return;
   }
   int bufsz = 1 << 20;
@@ -1100,7 +1119,7 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
     zm.op = Z_SPAWN_FAILED;
     zm.err = neg_errno();
     close(sv[0]);
-    z_send(ctl, &zm, NULL, 0);
+    z_send(p, ctl, &zm, NULL, 0);
     return;
   }
   int pfd = pidfd_open_(pid);
@@ -1112,7 +1131,7 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
     zm.op = Z_SPAWN_FAILED;
     zm.err = CF_ENOSYS;
     close(sv[0]);
-    z_send(ctl, &zm, NULL, 0);
+    z_send(p, ctl, &zm, NULL, 0);
     return;
   }
   p->zpids[slot] = pid;
@@ -1120,7 +1139,7 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
   zm.op = Z_SPAWNED;
   zm.pid = pid;
   int fds[2] = {sv[0], pfd};
-  z_send(ctl, &zm, fds, 2);
+  z_send(p, ctl, &zm, fds, 2);
   close(sv[0]);
 }
 
@@ -1131,18 +1150,19 @@ static void z_reap(struct pool *p, int ctl, int slot, bool report) {
   do
     r = wait4(p->zpids[slot], &status, 0, &ru);
   while (r < 0 && errno == EINTR);
+  pid_t pid = p->zpids[slot];
+  close(p->zpidfds[slot]);
+  p->zpidfds[slot] = -1;
+  p->zpids[slot] = 0; /* gone before the report, which may fail (z_exit) */
   if (report) {
     struct zmsg zm = {0};
     zm.op = Z_EXITED;
     zm.slot = slot;
-    zm.pid = p->zpids[slot];
+    zm.pid = pid;
     zm.status = status;
     zm.maxrss_kb = r > 0 ? ru.ru_maxrss : 0;
-    z_send(ctl, &zm, NULL, 0);
+    z_send(p, ctl, &zm, NULL, 0);
   }
-  close(p->zpidfds[slot]);
-  p->zpidfds[slot] = -1;
-  p->zpids[slot] = 0;
 }
 
 /* The caller's handlers would run here with the caller's assumptions (a
@@ -1205,13 +1225,7 @@ static _Noreturn void zygote_main(struct pool *p, int ctl) {
         z_spawn(p, ctl, zm.slot, self);
     }
   }
-  for (int i = 0; i < p->nslots; i++)
-    if (p->zpids[i] > 0)
-      pidfd_signal_(p->zpidfds[i], SIGKILL);
-  for (int i = 0; i < p->nslots; i++)
-    if (p->zpids[i] > 0)
-      z_reap(p, ctl, i, false);
-  _exit(0);
+  z_exit(p, ctl);
 }
 
 int cf_spawn_main(void) {
