@@ -842,6 +842,16 @@ static size_t mpi_map_window(cf_executor *ex, size_t chunksize) {
   return 2 * w * (chunksize == 1 ? p->o.pipeline_depth : 1);
 }
 
+/* A thread waiting on one of the pool's futures polls it for a while
+ * first: the answer of a short task is microseconds away, and sleeping
+ * would cost two context switches per future. The ranks are other
+ * processes, so nothing here knows how busy the CPUs are; cf__spin_until
+ * yields the CPU between looks. */
+static bool mpi_cpu_to_spare(cf_executor *ex) {
+  (void)ex;
+  return true;
+}
+
 static bool mpi_by_name(cf_executor *ex) {
   (void)ex;
   return true;
@@ -858,6 +868,7 @@ static const struct cf__executor_vtable mpi_vt = {
     .submit_bytes = mpi_submit_bytes,
     .map_window = mpi_map_window,
     .by_name = mpi_by_name,
+    .cpu_to_spare = mpi_cpu_to_spare,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -972,6 +983,7 @@ int cf_mpi_pool_new(const cf_mpi_pool_options *opts, cf_executor **out) {
     return rc != 0 ? rc : agreed;
   }
   p->base.vt = &mpi_vt;
+  p->base.spin_us = 50;
   p->o = o;
   p->size = size;
   p->root = o.root;
