@@ -45,7 +45,8 @@
  * pool still open, which releases the serving ranks), as mpi4py does. If
  * the program initialised MPI with less than MPI_THREAD_MULTIPLE,
  * cf_mpi_pool_new fails with CF_ENOSYS on every rank. Threads waiting on
- * the pool's futures make no MPI call. While waiting for messages the
+ * the pool's futures make no MPI call (they poll the future for up to
+ * 50 us, yielding the CPU, then sleep). While waiting for messages the
  * manager and the serving ranks poll, then sleep in growing steps up to
  * poll_max_us (Open MPI's blocking calls would spin a CPU each); a client
  * with nothing in flight sleeps until a submit. Among idle ranks the one
