@@ -395,7 +395,7 @@ static void watchdog_attach(TCase *tc, double seconds) {
     tcase_add_checked_fixture(tc, watch_setups[slot], watch_teardown);
 }
 
-int cf_test_count_children(void) {
+int cf_test_children(pid_t *out, int max) {
   /* Children of every thread of this process. */
   int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
@@ -416,12 +416,19 @@ int cf_test_count_children(void) {
     if (f == NULL)
       continue;
     long pid;
-    while (fscanf(f, "%ld", &pid) == 1)
+    while (fscanf(f, "%ld", &pid) == 1) {
+      if (n < max)
+        out[n] = (pid_t)pid;
       n++;
+    }
     fclose(f);
   }
   closedir(d);
   return n;
+}
+
+int cf_test_count_children(void) {
+  return cf_test_children(NULL, 0);
 }
 
 void cf_test_census_take(cf_test_census *c) {
@@ -473,8 +480,7 @@ void cf_test_tcase_census(TCase *tc) {
   tcase_add_checked_fixture(tc, census_setup, census_teardown);
 }
 
-int cf_test_main(const cf_test_suite *suites, size_t n, int argc,
-                 char **argv) {
+int cf_test_main(const cf_test_suite *suites, size_t n, int argc, char **argv) {
   /* A spawned pool worker takes its role here and never returns. */
   cf_spawn_main();
   /* The process pool suites run again with the other start methods. */

@@ -88,8 +88,7 @@ typedef struct cf_test_suite {
   const char *name;
   Suite *(*make)(void);
 } cf_test_suite;
-int cf_test_main(const cf_test_suite *suites, size_t n, int argc,
-                 char **argv);
+int cf_test_main(const cf_test_suite *suites, size_t n, int argc, char **argv);
 
 #endif
 
@@ -116,6 +115,8 @@ bool cf_test_census_settle(const cf_test_census *base, double timeout,
                            char *msg, size_t msglen);
 /* Children (live or zombie) of this process. */
 int cf_test_count_children(void);
+/* The same, storing up to max of their pids in out (NULL when max is 0). */
+int cf_test_children(pid_t *out, int max);
 /* Makes the census strict for tc's tests: a test that leaves descriptors,
  * threads, children or /dev/shm entries behind fails. */
 void cf_test_tcase_census(TCase *tc);
