@@ -1,5 +1,5 @@
 #!/bin/sh
-# hosts.sh "MPIRUN ARGS" PROGRAM N
+# hosts.sh "MPIRUN ARGS" N PROGRAM [ARGS...]
 # Runs PROGRAM as an MPI job of N ranks on N simulated hosts, one rank
 # each: network namespaces joined by a bridge, each with an address of its
 # own; mpirun (in this namespace) starts its daemons in them through
@@ -7,7 +7,8 @@
 # veth links, as on a small cluster. Exits 77 (skipped) where namespaces
 # cannot be made: not root, no iproute2, a container without the rights.
 set -u
-mpirun=$1 prog=$2 n=$3
+mpirun=$1 n=$2
+shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "skip: needs root for network namespaces"; exit 77; }
 command -v ip >/dev/null || { echo "skip: no ip (iproute2)"; exit 77; }
@@ -51,4 +52,4 @@ echo "hosts $hosts on $net/24"
 $mpirun --bind-to none --mca plm_rsh_agent "$here/netns_agent.sh" \
   --mca plm_rsh_no_tree_spawn 1 \
   --mca oob_tcp_if_include "$net/24" --mca btl_tcp_if_include "$net/24" \
-  --mca btl self,tcp -n "$n" --host "$hosts" "$prog"
+  --mca btl self,tcp -n "$n" --host "$hosts" "$@"
