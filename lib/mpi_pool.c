@@ -11,7 +11,13 @@
  *   TASK     client -> rank   [struct mhdr: id, 0, name_len][name][payload]
  *   RESULT   rank -> client   [struct mhdr: id, err, msg_len][msg][bytes]
  *   READY    rank -> client   [struct mhdr: 0, initializer's code, msg_len]
+ *   TASKS    client -> rank   [u32 len][TASK] ...: small tasks queued for
+ *                             one rank at once, in one message
  *   SHUTDOWN client -> rank   (empty)
+ *   BYE      rank -> client   (empty): the answer to SHUTDOWN, sent after
+ *                             everything before it; the client reads until
+ *                             every rank's BYE, so no rank is left blocked
+ *                             in a send and no message on the communicator
  *
  * A rank runs its tasks in the order they arrive, so its results come back
  * in the order they were sent: the client keeps a FIFO of tasks in flight
@@ -53,7 +59,20 @@
 #include <sys/prctl.h>
 #include <time.h>
 
-enum { T_TASK = 1, T_RESULT = 2, T_READY = 3, T_SHUTDOWN = 4 };
+enum {
+  T_TASK = 1,
+  T_RESULT = 2,
+  T_READY = 3,
+  T_SHUTDOWN = 4,
+  T_TASKS = 5,
+  T_BYE = 6
+};
+
+/* Tasks of at most BATCH_TASK_MAX bytes queued for the same rank at once
+ * go in one TASKS message of at most BATCH_MAX bytes: one message, not
+ * one per task (over TCP each costs system calls on both sides). */
+#define BATCH_TASK_MAX ((size_t)4096)
+#define BATCH_MAX ((size_t)65536)
 
 struct mhdr {
   uint64_t id;
@@ -70,8 +89,7 @@ struct mtask {
   struct mtask *next;
   cf_future *f;
   uint64_t id;
-  MPI_Request req;
-  bool sending;  /* req is live */
+  bool sending;  /* its TASK message is being sent */
   bool answered; /* the future is done; freed when the send ends */
   bool in_queue;
   size_t len; /* bytes of msg */
@@ -235,36 +253,105 @@ static int send_reply(MPI_Comm comm, int root, int tag, uint64_t id, int err,
   return MPI_Send(scratch->data, (int)scratch->len, MPI_BYTE, root, tag, comm);
 }
 
+/* A serving rank's state while it runs tasks. */
+struct server {
+  const cf_mpi_pool_options *o;
+  MPI_Comm comm;
+  int root;
+  cf_future *df; /* recycled to run each task (NULL: out of memory) */
+  cf_buffer out, reply;
+  char last[CF_TASK_NAME_MAX + 1]; /* the last name found, and its task */
+  cf_bytes_fn last_fn;
+};
+
+/* Runs one TASK message and sends its RESULT. An MPI code. */
+static int serve_task(struct server *sv, const unsigned char *m, size_t len) {
+  struct mhdr h;
+  if (len < sizeof h)
+    return MPI_ERR_OTHER;
+  memcpy(&h, m, sizeof h);
+  if (h.len > CF_TASK_NAME_MAX || len - sizeof h < h.len)
+    return MPI_ERR_OTHER;
+  char name[CF_TASK_NAME_MAX + 1];
+  memcpy(name, m + sizeof h, h.len);
+  name[h.len] = 0;
+  const unsigned char *payload = m + sizeof h + h.len;
+  size_t plen = len - sizeof h - h.len;
+  cf_bytes_fn fn;
+  if (sv->last_fn != NULL && strcmp(name, sv->last) == 0) {
+    fn = sv->last_fn;
+  } else if (P->bytes_task_find(name, &fn) == 0) {
+    memcpy(sv->last, name, h.len + 1);
+    sv->last_fn = fn;
+  }
+  char *msg = NULL;
+  cf_buffer_clear(&sv->out);
+  int err = sv->df == NULL
+                ? CF_ENOMEM
+                : P->bytes_task_run(sv->df, fn, payload, plen, &sv->out, &msg);
+  char tmp[128];
+  if (err == 0 && sv->out.len > sv->o->max_payload) {
+    err = CF_ETOOBIG;
+    snprintf(tmp, sizeof tmp, "result of %zu bytes is above max_payload",
+             sv->out.len);
+    free(msg);
+    msg = strdup(tmp);
+  }
+  int rc = send_reply(sv->comm, sv->root, T_RESULT, h.id, err, msg,
+                      err == 0 ? sv->out.data : NULL,
+                      err == 0 ? sv->out.len : 0, &sv->reply);
+  free(msg);
+  if (sv->out.cap > ((size_t)16 << 20))
+    cf_buffer_free(&sv->out);
+  return rc;
+}
+
+/* Runs the TASK messages of a TASKS message, [u32 len][TASK] each, in
+ * order. An MPI code. */
+static int serve_batch(struct server *sv, const unsigned char *m, size_t len) {
+  int rc = MPI_SUCCESS;
+  while (len > 0 && rc == MPI_SUCCESS) {
+    uint32_t n;
+    if (len < sizeof n)
+      return MPI_ERR_OTHER;
+    memcpy(&n, m, sizeof n);
+    if (len - sizeof n < n)
+      return MPI_ERR_OTHER;
+    rc = serve_task(sv, m + sizeof n, n);
+    m += sizeof n + n;
+    len -= sizeof n + n;
+  }
+  return rc;
+}
+
 static int serve(struct mpool *p, bool used) {
+  struct server sv = {.o = &p->o, .comm = p->comm, .root = p->root};
   const cf_mpi_pool_options *o = &p->o;
-  MPI_Comm comm = p->comm;
-  int root = p->root;
-  cf_buffer in = CF_BUFFER_INIT, out = CF_BUFFER_INIT, reply = CF_BUFFER_INIT;
+  cf_buffer in = CF_BUFFER_INIT;
   int rc = MPI_SUCCESS;
   /* Short sleeps must be short: the default 50 us slack would dominate. */
   int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
   prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0);
-  cf_future *df = P->bytes_task_future();
+  sv.df = P->bytes_task_future();
   if (used) {
-    int err = df == NULL ? CF_ENOMEM : 0;
+    int err = sv.df == NULL ? CF_ENOMEM : 0;
     if (err == 0 && o->initializer != NULL) {
       err = o->initializer(o->initargs ? o->initargs : (const void *)"",
                            o->initargs_len);
       if (err > 0)
         err = CF_ETASK;
     }
-    rc = send_reply(comm, root, T_READY, 0, err, NULL, NULL, 0, &reply);
+    rc =
+        send_reply(sv.comm, sv.root, T_READY, 0, err, NULL, NULL, 0, &sv.reply);
     if (err != 0)
       used = false; /* wait for the shutdown, run nothing */
   }
-  char name[CF_TASK_NAME_MAX + 1], last[CF_TASK_NAME_MAX + 1] = "";
-  cf_bytes_fn last_fn = NULL;
   struct pace pc;
   pace_reset(&pc, o);
   while (rc == MPI_SUCCESS) {
     int flag = 0;
     MPI_Status st;
-    rc = probe(root, comm, &flag, &st);
+    rc = probe(sv.root, sv.comm, &flag, &st);
     if (rc != MPI_SUCCESS)
       break;
     if (!flag) {
@@ -282,58 +369,31 @@ static int serve(struct mpool *p, bool used) {
       rc = MPI_ERR_NO_MEM;
       break;
     }
-    rc = MPI_Recv(in.data, count, MPI_BYTE, root, st.MPI_TAG, comm,
+    rc = MPI_Recv(in.data, count, MPI_BYTE, sv.root, st.MPI_TAG, sv.comm,
                   MPI_STATUS_IGNORE);
-    if (rc != MPI_SUCCESS || st.MPI_TAG == T_SHUTDOWN)
+    if (rc == MPI_SUCCESS && st.MPI_TAG == T_SHUTDOWN) {
+      /* Everything before it was answered: say so, and go. */
+      rc = MPI_Send(NULL, 0, MPI_BYTE, sv.root, T_BYE, sv.comm);
       break;
-    struct mhdr h;
-    if (st.MPI_TAG != T_TASK || (size_t)count < sizeof h) {
+    }
+    if (rc != MPI_SUCCESS)
+      break;
+    if (st.MPI_TAG == T_TASK)
+      rc = serve_task(&sv, in.data, (size_t)count);
+    else if (st.MPI_TAG == T_TASKS)
+      rc = serve_batch(&sv, in.data, (size_t)count);
+    else
       rc = MPI_ERR_OTHER;
-      break;
-    }
-    memcpy(&h, in.data, sizeof h);
-    if (h.len > CF_TASK_NAME_MAX || (size_t)count - sizeof h < h.len) {
-      rc = MPI_ERR_OTHER;
-      break;
-    }
-    memcpy(name, in.data + sizeof h, h.len);
-    name[h.len] = 0;
-    const unsigned char *payload = in.data + sizeof h + h.len;
-    size_t plen = (size_t)count - sizeof h - h.len;
-    cf_bytes_fn fn;
-    if (last_fn != NULL && strcmp(name, last) == 0) {
-      fn = last_fn;
-    } else if (P->bytes_task_find(name, &fn) == 0) {
-      memcpy(last, name, h.len + 1);
-      last_fn = fn;
-    }
-    char *msg = NULL;
-    cf_buffer_clear(&out);
-    int err = df == NULL ? CF_ENOMEM
-                         : P->bytes_task_run(df, fn, payload, plen, &out, &msg);
-    char tmp[128];
-    if (err == 0 && out.len > o->max_payload) {
-      err = CF_ETOOBIG;
-      snprintf(tmp, sizeof tmp, "result of %zu bytes is above max_payload",
-               out.len);
-      free(msg);
-      msg = strdup(tmp);
-    }
-    rc = send_reply(comm, root, T_RESULT, h.id, err, msg,
-                    err == 0 ? out.data : NULL, err == 0 ? out.len : 0, &reply);
-    free(msg);
-    if (out.cap > ((size_t)16 << 20))
-      cf_buffer_free(&out);
     if (in.cap > ((size_t)16 << 20))
       cf_buffer_free(&in);
     pace_reset(&pc, o);
   }
   prctl(PR_SET_TIMERSLACK, slack > 0 ? slack : 50000, 0, 0, 0);
-  cf_future_release(df);
+  cf_future_release(sv.df);
   cf_buffer_free(&in);
-  cf_buffer_free(&out);
-  cf_buffer_free(&reply);
-  MPI_Comm_free(&comm);
+  cf_buffer_free(&sv.out);
+  cf_buffer_free(&sv.reply);
+  MPI_Comm_free(&sv.comm);
   return rc == MPI_SUCCESS ? 0 : CF_EBROKEN;
 }
 
@@ -379,10 +439,105 @@ static int pick_rank_locked(struct mpool *p) {
   return best;
 }
 
+/* A send in flight: one task's TASK message, or a TASKS message carrying
+ * several (batch, n of them, its bytes in buf). */
 struct pending_send {
+  MPI_Request req;
   struct mtask *t;
+  struct mtask **batch;
+  size_t n;
+  unsigned char *buf;
   int rank;
 };
+
+/* A send finished (or was cancelled): its tasks' memory may go once their
+ * futures are done. */
+static void send_done(struct pending_send *ps) {
+  size_t n = ps->batch ? ps->n : 1;
+  for (size_t i = 0; i < n; i++) {
+    struct mtask *t = ps->batch ? ps->batch[i] : ps->t;
+    t->sending = false;
+    if (t->answered)
+      free(t);
+  }
+  free(ps->batch);
+  free(ps->buf);
+  ps->batch = NULL;
+  ps->buf = NULL;
+}
+
+/* Posts the sends sends[first..*nsends), which hold one task each, in the
+ * order their tasks joined their ranks' FIFOs (a rank answers in the order
+ * it receives). Runs of small tasks for the same rank become one TASKS
+ * message; a large task for a rank ends the run before it, so order per
+ * rank is kept. Compacts the array. Returns an MPI code. */
+static int post_sends(struct mpool *p, struct pending_send *sends, size_t first,
+                      size_t *nsends) {
+  size_t end = *nsends, out = first;
+  int rc = MPI_SUCCESS;
+  /* Entries are written back at out <= i; entries taken into a batch are
+   * later ones (j > i), marked with rank -1. */
+  for (size_t i = first; i < end; i++) {
+    if (sends[i].rank < 0)
+      continue;
+    struct pending_send ps = sends[i];
+    ps.req = MPI_REQUEST_NULL;
+    size_t n = 1, bytes = ps.t->len;
+    if (rc == MPI_SUCCESS && ps.t->len <= BATCH_TASK_MAX) {
+      for (size_t j = i + 1; j < end; j++) {
+        struct mtask *u = sends[j].t;
+        if (sends[j].rank != ps.rank)
+          continue;
+        if (u->len > BATCH_TASK_MAX || bytes + u->len > BATCH_MAX)
+          break;
+        n++;
+        bytes += u->len;
+      }
+    }
+    if (n > 1) {
+      ps.batch = malloc(n * sizeof *ps.batch);
+      ps.buf = malloc(bytes + n * sizeof(uint32_t));
+      if (ps.batch == NULL || ps.buf == NULL) {
+        free(ps.batch);
+        free(ps.buf);
+        ps.batch = NULL;
+        ps.buf = NULL;
+        n = 1; /* no memory to batch: send this one alone */
+      }
+    }
+    if (rc != MPI_SUCCESS) {
+      /* Left unposted, with no request: the broken pool's clean-up
+       * releases it with the rest. */
+    } else if (n > 1) {
+      unsigned char *w = ps.buf;
+      size_t k = 0;
+      for (size_t j = i; k < n; j++) {
+        if (sends[j].rank != ps.rank)
+          continue;
+        struct mtask *u = sends[j].t;
+        uint32_t len = (uint32_t)u->len;
+        memcpy(w, &len, sizeof len);
+        memcpy(w + sizeof len, u->msg, u->len);
+        w += sizeof len + u->len;
+        ps.batch[k++] = u;
+        if (j > i)
+          sends[j].rank = -1;
+      }
+      ps.n = n;
+      ps.t = NULL;
+      rc = MPI_Isend(ps.buf, (int)(w - ps.buf), MPI_BYTE, ps.rank, T_TASKS,
+                     p->comm, &ps.req);
+    } else {
+      rc = MPI_Isend(ps.t->msg, (int)ps.t->len, MPI_BYTE, ps.rank, T_TASK,
+                     p->comm, &ps.req);
+    }
+    if (rc != MPI_SUCCESS)
+      ps.req = MPI_REQUEST_NULL;
+    sends[out++] = ps;
+  }
+  *nsends = out;
+  return rc;
+}
 
 /* A task's memory holds its TASK message: it is freed once its future is
  * done and its send finished, in whichever order those happen (a result
@@ -479,6 +634,7 @@ static void *manager_main(void *arg) {
   struct pace pc;
   pace_reset(&pc, &p->o);
   int mrc = MPI_SUCCESS;
+  bool mpi_failed = false;
   char why[300];
   for (;;) {
     struct mlist fail = {0};
@@ -504,27 +660,20 @@ static void *manager_main(void *arg) {
       t->sending = true;
       ml_push(&p->ranks[r].fl, t);
       p->inflight++;
-      sends[nsends].t = t;
-      sends[nsends].rank = r;
+      sends[nsends] = (struct pending_send){.t = t, .rank = r};
       nsends++;
     }
     pthread_mutex_unlock(&p->mu);
-    /* Post the new sends in the order the tasks joined their ranks' FIFOs
-     * (a rank answers in the order it receives), then test them all. */
-    for (size_t i = first_new; i < nsends && mrc == MPI_SUCCESS; i++) {
-      struct mtask *t = sends[i].t;
-      mrc = MPI_Isend(t->msg, (int)t->len, MPI_BYTE, sends[i].rank, T_TASK,
-                      p->comm, &t->req);
+    /* Post the new sends, then test them all. */
+    if (nsends > first_new) {
+      mrc = post_sends(p, sends, first_new, &nsends);
       progress = true;
     }
     for (size_t i = 0; i < nsends && mrc == MPI_SUCCESS;) {
-      struct mtask *t = sends[i].t;
       int done = 0;
-      mrc = MPI_Test(&t->req, &done, MPI_STATUS_IGNORE);
+      mrc = MPI_Test(&sends[i].req, &done, MPI_STATUS_IGNORE);
       if (mrc == MPI_SUCCESS && done) {
-        t->sending = false;
-        if (t->answered)
-          free(t);
+        send_done(&sends[i]);
         sends[i] = sends[--nsends];
         progress = true;
         continue;
@@ -568,29 +717,25 @@ static void *manager_main(void *arg) {
       pthread_mutex_lock(&p->mu);
       break_pool_locked(p, why, &fail);
       pthread_mutex_unlock(&p->mu);
+      /* The first failure breaks the pool and the manager goes on, to
+       * finish its sends and drain what the ranks still answer (a rank
+       * blocked sending to us could not see the shutdown); one more
+       * means MPI itself is unusable: the sends are given up. */
+      if (mpi_failed) {
+        for (size_t i = 0; i < nsends; i++)
+          send_done(&sends[i]);
+        nsends = 0;
+      }
+      mpi_failed = true;
+      mrc = MPI_SUCCESS;
     }
     if (fail.head != NULL) {
       pthread_mutex_lock(&p->mu);
       p->failed += fail.n;
       const char *bm = p->broken_msg;
       pthread_mutex_unlock(&p->mu);
-      /* A failed task's send is cancelled (or finished) before its memory
-       * goes. */
-      for (size_t i = 0; i < nsends;) {
-        struct mtask *t = sends[i].t, *u = fail.head;
-        while (u != NULL && u != t)
-          u = u->next;
-        if (u == NULL) {
-          i++;
-          continue;
-        }
-        if (t->req != MPI_REQUEST_NULL) {
-          MPI_Cancel(&t->req);
-          MPI_Wait(&t->req, MPI_STATUS_IGNORE);
-        }
-        t->sending = false;
-        sends[i] = sends[--nsends];
-      }
+      /* Tasks still being sent are freed when their send ends
+       * (task_done). */
       struct mtask *u;
       while ((u = ml_pop(&fail)) != NULL) {
         P->future_complete(u->f, CF_FINISHED, CF_EBROKEN, NULL, strdup(bm));
@@ -632,24 +777,42 @@ static void *manager_main(void *arg) {
     p->sleeping = false;
     pthread_mutex_unlock(&p->mu);
   }
-  /* Release every serving rank, used or not. */
+  /* Release every serving rank, used or not: each answers SHUTDOWN with
+   * BYE once it has sent everything before it, and everything is read,
+   * so that no rank is left blocked in a send and nothing is left on the
+   * communicator. */
+  int nbye = 0;
   for (int r = 0; r < p->size; r++) {
     if (r == p->root)
       continue;
-    MPI_Request rq;
-    if (MPI_Isend(NULL, 0, MPI_BYTE, r, T_SHUTDOWN, p->comm, &rq) !=
-        MPI_SUCCESS)
-      continue;
-    struct pace w;
-    pace_reset(&w, &p->o);
-    for (;;) {
-      int done = 0;
-      if (MPI_Test(&rq, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done)
-        break;
+    if (MPI_Send(NULL, 0, MPI_BYTE, r, T_SHUTDOWN, p->comm) == MPI_SUCCESS)
+      nbye++;
+  }
+  struct pace w;
+  pace_reset(&w, &p->o);
+  int misses = 0;
+  while (nbye > 0) {
+    int flag = 0;
+    MPI_Status st;
+    if (probe(MPI_ANY_SOURCE, p->comm, &flag, &st) != MPI_SUCCESS)
+      break;
+    if (!flag) {
       uint64_t ns = pace_next(&w, &p->o);
       if (ns)
         sleep_ns(ns);
+      continue;
     }
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    unsigned char *b = count > 0 ? malloc((size_t)count) : NULL;
+    if (MPI_Recv(b, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, p->comm,
+                 MPI_STATUS_IGNORE) != MPI_SUCCESS &&
+        ++misses > 100)
+      break;
+    free(b); /* a late answer of a broken pool: its task already failed */
+    if (st.MPI_TAG == T_BYE)
+      nbye--;
+    pace_reset(&w, &p->o);
   }
   MPI_Comm_free(&p->comm);
   free(sends);
@@ -688,7 +851,6 @@ static int mpi_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
   if (t == NULL)
     return CF_ENOMEM;
   memset(t, 0, sizeof *t);
-  t->req = MPI_REQUEST_NULL;
   t->len = mlen;
   cf_future *f = P->future_alloc(ex, NULL, t);
   if (f == NULL) {

@@ -725,6 +725,39 @@ START_TEST(test_storm_of_submitters) {
 }
 END_TEST
 
+/* Small tasks queued for one rank travel together in one message, large
+ * ones alone: a mix, submitted faster than the rank runs them, must come
+ * back whole and in the rank's order (else the pool breaks). */
+START_TEST(test_batched_and_single_sends_keep_order) {
+  cf_mpi_pool_options o;
+  cf_mpi_pool_options_init(&o);
+  o.max_workers = 1;
+  o.pipeline_depth = 16;
+  cf_executor *ex = pool_with(&o);
+  if (ex == NULL)
+    return;
+  enum { N = 300 };
+  static unsigned char in[N][3 * 4096];
+  static const size_t sizes[] = {64, 1, 3 * 4096, 200, 4096, 4097, 0, 900};
+  cf_future *f[N];
+  for (int i = 0; i < N; i++) {
+    size_t n = sizes[i % 8];
+    memset(in[i], i & 0xff, n);
+    ck_assert_int_eq(cf_submit_bytes(ex, t_big, in[i], n, &f[i]), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    const unsigned char *d;
+    size_t n;
+    ck_assert_int_eq(cf_future_bytes(f[i], 60, (const void **)&d, &n), 0);
+    ck_assert_uint_eq(n, sizes[i % 8]);
+    for (size_t k = 0; k < n; k++)
+      ck_assert_uint_eq(d[k], (unsigned char)((i & 0xff) + 1));
+    cf_future_release(f[i]);
+  }
+  close_pool();
+}
+END_TEST
+
 /* Any rank may be the client: here the last one. */
 START_TEST(test_other_root) {
   cf_mpi_pool_options o;
@@ -801,6 +834,7 @@ static Suite *mpi_suite(void) {
   tcase_add_test(tc, test_large_payloads);
   tcase_add_test(tc, test_callback_cannot_free_its_pool);
   tcase_add_test(tc, test_storm_of_submitters);
+  tcase_add_test(tc, test_batched_and_single_sends_keep_order);
   tcase_add_test(tc, test_other_root);
   tcase_add_test(tc, test_two_pools_on_split_communicators);
   suite_add_tcase(s, tc);
