@@ -119,6 +119,7 @@ static const struct cf__private private_api = {
     .bytes_task_future = cf__bytes_task_future,
     .bytes_task_run = cf__bytes_task_run,
     .bytes_task_find = cf__bytes_task_find,
+    .task_wire_name = cf__task_wire_name,
     .cond_init = cf__cond_init,
     .cond_wait_until = cf__cond_wait_until,
 };

@@ -208,6 +208,11 @@ int cf__bytes_task_run(cf_future *df, cf_bytes_fn fn, const void *in,
  * stand-in that fails the task with that code and says why. */
 int cf__bytes_task_find(const char *name, cf_bytes_fn *fn);
 
+/* registry.c: the name fn travels under to a process that is not a fork
+ * of this one: 0 and *name (static storage), CF_ENOENT (not registered),
+ * CF_EEXIST (its name also names another function). */
+int cf__task_wire_name(cf_bytes_fn fn, const char **name);
+
 /* map_bytes.c: the library's chunk task, known by name as "cf.map_chunk". */
 int cf__map_chunk_run(const void *in, size_t len, cf_buffer *out);
 
@@ -232,6 +237,7 @@ struct cf__private {
   int (*bytes_task_run)(cf_future *df, cf_bytes_fn fn, const void *in,
                         size_t len, cf_buffer *out, char **msg);
   int (*bytes_task_find)(const char *name, cf_bytes_fn *fn);
+  int (*task_wire_name)(cf_bytes_fn fn, const char **name);
   int (*cond_init)(pthread_cond_t *cv);
   int (*cond_wait_until)(pthread_cond_t *cv, pthread_mutex_t *mu,
                          uint64_t deadline);

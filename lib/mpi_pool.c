@@ -837,13 +837,10 @@ static int mpi_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
     return CF_ENOSYS;
   if (len > p->o.max_payload)
     return CF_ETOOBIG;
-  const char *name = cf_task_name(fn);
-  if (name == NULL)
-    return CF_ENOENT;
-  cf_bytes_fn same;
-  int rc0 = cf_task_lookup(name, &same);
+  const char *name;
+  int rc0 = P->task_wire_name(fn, &name);
   if (rc0 != 0)
-    return rc0; /* the name is ambiguous: CF_EEXIST */
+    return rc0;
   size_t nlen = strlen(name);
   struct mhdr h = {0, 0, (uint32_t)nlen};
   size_t mlen = sizeof h + nlen + len;

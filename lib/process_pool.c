@@ -2212,12 +2212,9 @@ static int pool_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
    * by its registered name. */
   const char *name = NULL;
   if (p->o.start_method != CF_START_FORK) {
-    cf_bytes_fn same;
-    if ((name = cf_task_name(fn)) == NULL)
-      return CF_ENOENT;
-    int rc = cf_task_lookup(name, &same);
+    int rc = cf__task_wire_name(fn, &name);
     if (rc != 0)
-      return rc; /* the name is ambiguous: CF_EEXIST */
+      return rc;
   }
   /* A large payload is copied once, straight into shared memory, outside
    * the lock. */

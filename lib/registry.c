@@ -174,6 +174,19 @@ const char *cf_initializer_name(cf_bytes_init_fn fn) {
   return name_of((void (*)(void))fn, K_INIT);
 }
 
+int cf__task_wire_name(cf_bytes_fn fn, const char **name) {
+  const char *n = cf_task_name(fn);
+  if (n == NULL)
+    return CF_ENOENT;
+  /* A name two functions claim would resolve to neither where it lands. */
+  cf_bytes_fn same;
+  int rc = cf_task_lookup(n, &same);
+  if (rc != 0)
+    return rc;
+  *name = n;
+  return 0;
+}
+
 int cf_submit_named(cf_executor *ex, const char *name, const void *data,
                     size_t len, cf_future **out) {
   if (ex == NULL || name == NULL)

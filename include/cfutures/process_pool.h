@@ -336,7 +336,8 @@ CF_EXTERN void cf_map_bytes_options_init(cf_map_bytes_options *opts);
  * input order. items and the bytes they point to are borrowed and must stay
  * valid until cf_map_bytes_free. opts may be NULL. Returns 0, CF_EINVAL
  * (NULL ex, fn or out; items NULL with n > 0; ex takes no byte tasks),
- * CF_ENOENT (fn unregistered where tasks travel by name), CF_ENOMEM,
+ * CF_ENOENT (fn unregistered where tasks travel by name; CF_EEXIST if its
+ * name also names another function), CF_ENOMEM,
  * CF_ETOOBIG (a chunk above max_payload), CF_ESHUTDOWN, CF_EBROKEN. Does not
  * block.
  */
