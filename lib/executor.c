@@ -65,20 +65,24 @@ int cf_executor_resize(cf_executor *ex, int max_workers) {
   return ex->vt->resize(ex, max_workers);
 }
 
+/* timeout NULL: the executor's default. */
+static int submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
+                        size_t len, const double *timeout, cf_future **out) {
+  if (ex == NULL || ex->vt->submit_bytes == NULL || fn == NULL ||
+      (data == NULL && len > 0) ||
+      (timeout != NULL && (*timeout != *timeout || *timeout == 0)))
+    return CF_EINVAL;
+  return ex->vt->submit_bytes(ex, fn, data, len, timeout, out);
+}
+
 int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
                     size_t len, cf_future **out) {
-  if (ex == NULL || ex->vt->submit_bytes == NULL || fn == NULL ||
-      (data == NULL && len > 0))
-    return CF_EINVAL;
-  return ex->vt->submit_bytes(ex, fn, data, len, NULL, out);
+  return submit_bytes(ex, fn, data, len, NULL, out);
 }
 
 int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn, const void *data,
                             size_t len, double timeout, cf_future **out) {
-  if (ex == NULL || ex->vt->submit_bytes == NULL || fn == NULL ||
-      (data == NULL && len > 0) || timeout != timeout || timeout == 0)
-    return CF_EINVAL;
-  return ex->vt->submit_bytes(ex, fn, data, len, &timeout, out);
+  return submit_bytes(ex, fn, data, len, &timeout, out);
 }
 
 int cf_future_bytes(cf_future *f, double timeout, const void **data,
