@@ -216,6 +216,45 @@ static int probe(int src, MPI_Comm comm, int *flag, MPI_Status *st) {
   return rc;
 }
 
+/* Polls until a message from src (or MPI_ANY_SOURCE) is there, pacing
+ * as pc says. An MPI code. */
+static int wait_message(int src, MPI_Comm comm, MPI_Status *st, struct pace *pc,
+                        const cf_mpi_pool_options *o) {
+  for (;;) {
+    int flag = 0;
+    int rc = probe(src, comm, &flag, st);
+    if (rc != MPI_SUCCESS || flag)
+      return rc;
+    uint64_t ns = pace_next(pc, o);
+    if (ns)
+      sleep_ns(ns);
+    else
+      sched_yield(); /* polling: let an oversubscribed CPU's others run */
+  }
+}
+
+/* Receives the message st describes into b: b->data[0..b->len). An MPI
+ * code. */
+static int recv_probed(MPI_Comm comm, const MPI_Status *st, cf_buffer *b) {
+  int count = 0;
+  MPI_Get_count(st, MPI_BYTE, &count);
+  cf_buffer_clear(b);
+  /* One more byte, so that data is never NULL, even for an empty one. */
+  if (count < 0 || cf_buffer_reserve(b, (size_t)count + 1) != 0)
+    return MPI_ERR_NO_MEM;
+  int rc = MPI_Recv(b->data, count, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, comm,
+                    MPI_STATUS_IGNORE);
+  if (rc == MPI_SUCCESS)
+    b->len = (size_t)count;
+  return rc;
+}
+
+/* Memory a rare large message left behind is given back, not kept. */
+static void trim(cf_buffer *b) {
+  if (b->cap > ((size_t)16 << 20))
+    cf_buffer_free(b);
+}
+
 static void mpi_errmsg(int code, const char *what, char *out, size_t n) {
   char es[MPI_MAX_ERROR_STRING];
   int len = 0;
@@ -301,8 +340,7 @@ static int serve_task(struct server *sv, const unsigned char *m, size_t len) {
                       err == 0 ? sv->out.data : NULL,
                       err == 0 ? sv->out.len : 0, &sv->reply);
   free(msg);
-  if (sv->out.cap > ((size_t)16 << 20))
-    cf_buffer_free(&sv->out);
+  trim(&sv->out);
   return rc;
 }
 
@@ -349,28 +387,10 @@ static int serve(struct mpool *p, bool used) {
   struct pace pc;
   pace_reset(&pc, o);
   while (rc == MPI_SUCCESS) {
-    int flag = 0;
     MPI_Status st;
-    rc = probe(sv.root, sv.comm, &flag, &st);
-    if (rc != MPI_SUCCESS)
-      break;
-    if (!flag) {
-      uint64_t ns = pace_next(&pc, o);
-      if (ns)
-        sleep_ns(ns);
-      else
-        sched_yield(); /* polling: let an oversubscribed CPU's others run */
-      continue;
-    }
-    int count = 0;
-    MPI_Get_count(&st, MPI_BYTE, &count);
-    cf_buffer_clear(&in);
-    if (count < 0 || cf_buffer_reserve(&in, (size_t)count + 1) != 0) {
-      rc = MPI_ERR_NO_MEM;
-      break;
-    }
-    rc = MPI_Recv(in.data, count, MPI_BYTE, sv.root, st.MPI_TAG, sv.comm,
-                  MPI_STATUS_IGNORE);
+    rc = wait_message(sv.root, sv.comm, &st, &pc, o);
+    if (rc == MPI_SUCCESS)
+      rc = recv_probed(sv.comm, &st, &in);
     if (rc == MPI_SUCCESS && st.MPI_TAG == T_SHUTDOWN) {
       /* Everything before it was answered: say so, and go. */
       rc = MPI_Send(NULL, 0, MPI_BYTE, sv.root, T_BYE, sv.comm);
@@ -379,13 +399,12 @@ static int serve(struct mpool *p, bool used) {
     if (rc != MPI_SUCCESS)
       break;
     if (st.MPI_TAG == T_TASK)
-      rc = serve_task(&sv, in.data, (size_t)count);
+      rc = serve_task(&sv, in.data, in.len);
     else if (st.MPI_TAG == T_TASKS)
-      rc = serve_batch(&sv, in.data, (size_t)count);
+      rc = serve_batch(&sv, in.data, in.len);
     else
       rc = MPI_ERR_OTHER;
-    if (in.cap > ((size_t)16 << 20))
-      cf_buffer_free(&in);
+    trim(&in);
     pace_reset(&pc, o);
   }
   prctl(PR_SET_TIMERSLACK, slack > 0 ? slack : 50000, 0, 0, 0);
@@ -550,18 +569,15 @@ static void task_done(struct mtask *t) {
 }
 
 static void handle_message(struct mpool *p, const MPI_Status *st,
-                           unsigned char *buf, int count, struct mlist *fail) {
-  struct mhdr h;
+                           const unsigned char *buf, size_t count,
+                           struct mlist *fail) {
+  struct mhdr h = {0};
   int src = st->MPI_SOURCE;
-  if ((size_t)count < sizeof h || src < 0 || src >= p->size || src == p->root) {
-    pthread_mutex_lock(&p->mu);
-    break_pool_locked(p, "malformed message from a rank", fail);
-    pthread_mutex_unlock(&p->mu);
-    return;
-  }
-  memcpy(&h, buf, sizeof h);
+  if (count >= sizeof h)
+    memcpy(&h, buf, sizeof h);
   size_t mlen = h.len;
-  if (mlen > MSG_MAX || (size_t)count - sizeof h < mlen) {
+  if (count < sizeof h || src < 0 || src >= p->size || src == p->root ||
+      mlen > MSG_MAX || count - sizeof h < mlen) {
     pthread_mutex_lock(&p->mu);
     break_pool_locked(p, "malformed message from a rank", fail);
     pthread_mutex_unlock(&p->mu);
@@ -576,7 +592,7 @@ static void handle_message(struct mpool *p, const MPI_Status *st,
     }
   }
   const unsigned char *bytes = buf + sizeof h + mlen;
-  size_t blen = (size_t)count - sizeof h - mlen;
+  size_t blen = count - sizeof h - mlen;
   if (st->MPI_TAG == T_READY) {
     pthread_mutex_lock(&p->mu);
     struct mrank *m = &p->ranks[src];
@@ -629,8 +645,7 @@ static void *manager_main(void *arg) {
   size_t cap = (size_t)p->size * p->o.pipeline_depth + 1;
   struct pending_send *sends = calloc(cap, sizeof *sends);
   size_t nsends = 0;
-  unsigned char *rbuf = NULL;
-  size_t rcap = 0;
+  cf_buffer rb = CF_BUFFER_INIT; /* the message being read */
   struct pace pc;
   pace_reset(&pc, &p->o);
   int mrc = MPI_SUCCESS;
@@ -687,30 +702,12 @@ static void *manager_main(void *arg) {
       mrc = probe(MPI_ANY_SOURCE, p->comm, &flag, &st);
       if (mrc != MPI_SUCCESS || !flag)
         break;
-      int count = 0;
-      MPI_Get_count(&st, MPI_BYTE, &count);
-      if (count < 0)
-        count = 0;
-      if ((size_t)count > rcap) {
-        unsigned char *nb = realloc(rbuf, (size_t)count);
-        if (nb == NULL) {
-          mrc = MPI_ERR_NO_MEM;
-          break;
-        }
-        rbuf = nb;
-        rcap = (size_t)count;
-      }
-      mrc = MPI_Recv(rbuf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, p->comm,
-                     MPI_STATUS_IGNORE);
+      mrc = recv_probed(p->comm, &st, &rb);
       if (mrc != MPI_SUCCESS)
         break;
-      handle_message(p, &st, rbuf, count, &fail);
+      handle_message(p, &st, rb.data, rb.len, &fail);
+      trim(&rb);
       progress = true;
-      if (rcap > ((size_t)16 << 20)) {
-        free(rbuf);
-        rbuf = NULL;
-        rcap = 0;
-      }
     }
     if (mrc != MPI_SUCCESS) {
       mpi_errmsg(mrc, "MPI call failed on the client", why, sizeof why);
@@ -792,31 +789,20 @@ static void *manager_main(void *arg) {
   pace_reset(&w, &p->o);
   int misses = 0;
   while (nbye > 0) {
-    int flag = 0;
     MPI_Status st;
-    if (probe(MPI_ANY_SOURCE, p->comm, &flag, &st) != MPI_SUCCESS)
+    if (wait_message(MPI_ANY_SOURCE, p->comm, &st, &w, &p->o) != MPI_SUCCESS)
       break;
-    if (!flag) {
-      uint64_t ns = pace_next(&w, &p->o);
-      if (ns)
-        sleep_ns(ns);
-      continue;
-    }
-    int count = 0;
-    MPI_Get_count(&st, MPI_BYTE, &count);
-    unsigned char *b = count > 0 ? malloc((size_t)count) : NULL;
-    if (MPI_Recv(b, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, p->comm,
-                 MPI_STATUS_IGNORE) != MPI_SUCCESS &&
-        ++misses > 100)
+    /* Anything but BYE is a late answer of a broken pool, whose task
+     * already failed. */
+    if (recv_probed(p->comm, &st, &rb) != MPI_SUCCESS && ++misses > 100)
       break;
-    free(b); /* a late answer of a broken pool: its task already failed */
     if (st.MPI_TAG == T_BYE)
       nbye--;
     pace_reset(&w, &p->o);
   }
   MPI_Comm_free(&p->comm);
   free(sends);
-  free(rbuf);
+  cf_buffer_free(&rb);
   pthread_mutex_lock(&p->mu);
   p->mgr_done = true;
   pthread_cond_broadcast(&p->done_cv);
