@@ -30,11 +30,11 @@
  * pipeline_depth, spin_us and poll_max_us, for exploring by hand (the case
  * names do not say so).
  */
+#include "bench_bytes.h"
 #include "bench_util.h"
 
 #include <cfutures.h>
 #include <cfutures/mpi.h>
-#include <cfutures/registry.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +43,6 @@
 
 static const char *const IMPL = "cfutures";
 static int nranks;
-
-static int echo(const void *in, size_t len, cf_buffer *out) {
-  return cf_buffer_append(out, in, len);
-}
-CF_TASK("bench.echo", echo)
 
 static void die(const char *what, int rc) {
   fprintf(stderr, "bench_mpi: %s: %s\n", what, cf_strerror(rc));
@@ -125,27 +120,14 @@ static void floor_pingpong(int me, long n) {
   free(s);
 }
 
-static void wait_bytes(cf_future *f, size_t want) {
-  size_t n = 0;
-  int rc = cf_future_bytes(f, -1, NULL, &n);
-  if (rc != 0 || n != want)
-    die("task failed", rc);
+static void check(const char *what, int rc) {
+  if (rc != 0)
+    die(what, rc);
 }
 
 static void round_trip_64(cf_executor *ex, long n) {
-  unsigned char msg[64] = {1};
   double *s = malloc((size_t)n * sizeof *s);
-  for (long i = -n / 10; i < n; i++) { /* the first tenth warms up */
-    uint64_t t0 = bench_now_ns();
-    cf_future *f;
-    int rc = cf_submit_bytes(ex, echo, msg, sizeof msg, &f);
-    if (rc != 0)
-      die("cf_submit_bytes", rc);
-    wait_bytes(f, sizeof msg);
-    cf_future_release(f);
-    if (i >= 0)
-      s[i] = (double)(bench_now_ns() - t0) / 1e3;
-  }
+  check("round trip", bench_bytes_round_trips(ex, n, s));
   bench_emit("W8", kase("64B round trip median"), IMPL,
              bench_quantile(s, (size_t)n, 0.5), "us", "lower");
   bench_emit("W8", kase("64B round trip p99"), IMPL,
@@ -156,20 +138,9 @@ static void round_trip_64(cf_executor *ex, long n) {
 /* n submits, then wait for each; with report set, prints the rate and the
  * client's CPU time per task (a warm-up passes report = 0). */
 static void throughput_64(cf_executor *ex, long n, int report) {
-  unsigned char msg[64] = {2};
-  cf_future **fs = malloc((size_t)n * sizeof *fs);
   uint64_t c0 = process_cpu_ns(), m0 = bench_thread_cpu_ns();
-  uint64_t t0 = bench_now_ns();
-  for (long i = 0; i < n; i++) {
-    int rc = cf_submit_bytes(ex, echo, msg, sizeof msg, &fs[i]);
-    if (rc != 0)
-      die("cf_submit_bytes", rc);
-  }
-  for (long i = 0; i < n; i++) {
-    wait_bytes(fs[i], sizeof msg);
-    cf_future_release(fs[i]);
-  }
-  double el = (double)(bench_now_ns() - t0) / 1e9;
+  double el;
+  check("submits", bench_bytes_submits(ex, n, &el));
   double main_us = (double)(bench_thread_cpu_ns() - m0) / 1e3 / (double)n;
   double all_us = (double)(process_cpu_ns() - c0) / 1e3 / (double)n;
   if (report) {
@@ -180,33 +151,13 @@ static void throughput_64(cf_executor *ex, long n, int report) {
     bench_emit("W8", kase("client CPU per task: manager thread"), IMPL,
                all_us - main_us, "us", "lower");
   }
-  free(fs);
 }
 
 static void throughput_map(cf_executor *ex, long n) {
-  static unsigned char msg[64] = {3};
-  cf_bytes *items = malloc((size_t)n * sizeof *items);
-  for (long i = 0; i < n; i++)
-    items[i] = (cf_bytes){msg, sizeof msg};
-  cf_map_bytes_options o;
-  cf_map_bytes_options_init(&o);
-  o.chunksize = 1000;
-  uint64_t t0 = bench_now_ns();
-  cf_map_bytes *m;
-  int rc = cf_map_bytes_new(ex, echo, items, (size_t)n, &o, &m);
-  if (rc != 0)
-    die("cf_map_bytes_new", rc);
-  size_t len;
-  long got = 0;
-  while ((rc = cf_map_bytes_next(m, NULL, &len, NULL)) == 0)
-    got++;
-  cf_map_bytes_free(m);
-  if (got != n)
-    die("cf_map_bytes_next", rc);
-  double el = (double)(bench_now_ns() - t0) / 1e9;
+  double el;
+  check("map", bench_bytes_map(ex, n, 1000, &el));
   bench_emit("W8", kase("64B throughput map chunksize=1000"), IMPL,
              (double)n / el, "tasks/s", "higher");
-  free(items);
 }
 
 int main(int argc, char **argv) {

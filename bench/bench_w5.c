@@ -7,6 +7,7 @@
  *
  *   bench_w5 [--quick] [--variant floor]
  */
+#include "bench_bytes.h"
 #include "bench_util.h"
 
 #include <cfutures.h>
@@ -20,10 +21,6 @@
 
 static const char *const IMPL = "cfutures";
 
-static int echo(const void *in, size_t len, cf_buffer *out) {
-  return cf_buffer_append(out, in, len);
-}
-
 static cf_executor *pool_new(int workers) {
   cf_process_pool_options o;
   cf_process_pool_options_init(&o);
@@ -36,27 +33,20 @@ static cf_executor *pool_new(int workers) {
   return ex;
 }
 
-static void wait_bytes(cf_future *f, size_t want) {
-  size_t n = 0;
-  int rc = cf_future_bytes(f, -1, NULL, &n);
-  if (rc != 0 || n != want) {
-    fprintf(stderr, "bench_w5: task failed: %s\n", cf_strerror(rc));
+static void check(const char *what, int rc) {
+  if (rc != 0) {
+    fprintf(stderr, "bench_w5: %s: %s\n", what, cf_strerror(rc));
     exit(1);
   }
 }
 
+static void wait_bytes(cf_future *f, size_t want) {
+  check("task", bench_bytes_wait(f, want));
+}
+
 static void round_trip_64(cf_executor *ex, long n) {
-  unsigned char msg[64] = {1};
   double *s = malloc((size_t)n * sizeof *s);
-  for (long i = -n / 10; i < n; i++) { /* the first tenth warms up */
-    uint64_t t0 = bench_now_ns();
-    cf_future *f;
-    cf_submit_bytes(ex, echo, msg, sizeof msg, &f);
-    wait_bytes(f, sizeof msg);
-    cf_future_release(f);
-    if (i >= 0)
-      s[i] = (double)(bench_now_ns() - t0) / 1e3;
-  }
+  check("round trip", bench_bytes_round_trips(ex, n, s));
   bench_emit("W5", "64B round trip median", IMPL,
              bench_quantile(s, (size_t)n, 0.5), "us", "lower");
   bench_emit("W5", "64B round trip p99", IMPL,
@@ -65,41 +55,17 @@ static void round_trip_64(cf_executor *ex, long n) {
 }
 
 static void throughput_64(cf_executor *ex, long n) {
-  unsigned char msg[64] = {2};
-  cf_future **fs = malloc((size_t)n * sizeof *fs);
-  uint64_t t0 = bench_now_ns();
-  for (long i = 0; i < n; i++)
-    cf_submit_bytes(ex, echo, msg, sizeof msg, &fs[i]);
-  for (long i = 0; i < n; i++) {
-    wait_bytes(fs[i], sizeof msg);
-    cf_future_release(fs[i]);
-  }
-  double el = (double)(bench_now_ns() - t0) / 1e9;
+  double el;
+  check("submits", bench_bytes_submits(ex, n, &el));
   bench_emit("W5", "64B throughput submit", IMPL, (double)n / el, "tasks/s",
              "higher");
-  free(fs);
 }
 
 static void throughput_map(cf_executor *ex, long n) {
-  static unsigned char msg[64] = {3};
-  cf_bytes *items = malloc((size_t)n * sizeof *items);
-  for (long i = 0; i < n; i++)
-    items[i] = (cf_bytes){msg, sizeof msg};
-  cf_map_bytes_options o;
-  cf_map_bytes_options_init(&o);
-  o.chunksize = 1000;
-  uint64_t t0 = bench_now_ns();
-  cf_map_bytes *m;
-  if (cf_map_bytes_new(ex, echo, items, (size_t)n, &o, &m) != 0)
-    exit(1);
-  size_t len;
-  while (cf_map_bytes_next(m, NULL, &len, NULL) == 0)
-    ;
-  cf_map_bytes_free(m);
-  double el = (double)(bench_now_ns() - t0) / 1e9;
+  double el;
+  check("map", bench_bytes_map(ex, n, 1000, &el));
   bench_emit("W5", "64B throughput map chunksize=1000", IMPL, (double)n / el,
              "tasks/s", "higher");
-  free(items);
 }
 
 static void mib(cf_executor *ex, long n, int inflight, const char *kase) {
@@ -108,7 +74,7 @@ static void mib(cf_executor *ex, long n, int inflight, const char *kase) {
   memset(buf, 7, sz);
   cf_future *fs[16];
   for (int i = 0; i < inflight; i++) { /* warm the shared regions */
-    cf_submit_bytes(ex, echo, buf, sz, &fs[i]);
+    cf_submit_bytes(ex, bench_bytes_echo, buf, sz, &fs[i]);
   }
   for (int i = 0; i < inflight; i++) {
     wait_bytes(fs[i], sz);
@@ -118,7 +84,7 @@ static void mib(cf_executor *ex, long n, int inflight, const char *kase) {
   long sent = 0, done = 0;
   while (done < n) {
     while (sent < n && sent - done < inflight) {
-      cf_submit_bytes(ex, echo, buf, sz, &fs[sent % inflight]);
+      cf_submit_bytes(ex, bench_bytes_echo, buf, sz, &fs[sent % inflight]);
       sent++;
     }
     wait_bytes(fs[done % inflight], sz);
@@ -138,7 +104,7 @@ static void start(long n) {
     cf_executor *ex = pool_new(2);
     s[i] = (double)(bench_now_ns() - t0) / 1e6;
     cf_future *f;
-    cf_submit_bytes(ex, echo, msg, sizeof msg, &f);
+    cf_submit_bytes(ex, bench_bytes_echo, msg, sizeof msg, &f);
     wait_bytes(f, sizeof msg);
     cf_future_release(f);
     cf_executor_free(ex);
@@ -150,7 +116,7 @@ static void start(long n) {
     uint64_t t0 = bench_now_ns();
     cf_executor *ex = pool_new(2);
     cf_future *f;
-    cf_submit_bytes(ex, echo, msg, sizeof msg, &f);
+    cf_submit_bytes(ex, bench_bytes_echo, msg, sizeof msg, &f);
     wait_bytes(f, sizeof msg);
     s[i] = (double)(bench_now_ns() - t0) / 1e6;
     cf_future_release(f);

@@ -12,22 +12,15 @@ import statistics
 import sys
 import time
 
+from py_bytes import echo, map_chunks, quantile, round_trips, submits
+
 IMPL = "python"
-
-
-def echo(b):
-    return b
 
 
 def emit(case, value, unit, better):
     print(json.dumps({"workload": "W5", "case": case, "impl": IMPL,
                       "value": value, "unit": unit, "better": better}),
           flush=True)
-
-
-def quantile(v, q):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(q * len(v)))]
 
 
 def start(n):
@@ -51,30 +44,14 @@ def start(n):
 
 
 def round_trip(ex, n):
-    msg = bytes(64)
-    for _ in range(n // 10):
-        ex.submit(echo, msg).result()
-    s = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        ex.submit(echo, msg).result()
-        s.append((time.perf_counter() - t0) * 1e6)
+    s = round_trips(ex, n)
     emit("64B round trip median", quantile(s, 0.5), "us", "lower")
     emit("64B round trip p99", quantile(s, 0.99), "us", "lower")
 
 
 def throughput(ex, n):
-    msg = bytes(64)
-    t0 = time.perf_counter()
-    fs = [ex.submit(echo, msg) for _ in range(n)]
-    for f in fs:
-        f.result()
-    emit("64B throughput submit", n / (time.perf_counter() - t0), "tasks/s",
-         "higher")
-    t0 = time.perf_counter()
-    for _ in ex.map(echo, [msg] * n, chunksize=1000):
-        pass
-    emit("64B throughput map chunksize=1000", n / (time.perf_counter() - t0),
+    emit("64B throughput submit", n / submits(ex, n), "tasks/s", "higher")
+    emit("64B throughput map chunksize=1000", n / map_chunks(ex, n, 1000),
          "tasks/s", "higher")
 
 

@@ -13,17 +13,13 @@ has it, as ${PYTHON_MPI4PY}.
 """
 import json
 import sys
-import time
 
 from mpi4py import MPI
 from mpi4py.futures import MPICommExecutor
+from py_bytes import map_chunks, quantile, round_trips, submits
 
 IMPL = "mpi4py"
 NRANKS = MPI.COMM_WORLD.Get_size()
-
-
-def echo(b):
-    return b
 
 
 def emit(what, value, unit, better):
@@ -32,41 +28,20 @@ def emit(what, value, unit, better):
                       "better": better}), flush=True)
 
 
-def quantile(v, q):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(q * len(v)))]
-
-
 def round_trip(ex, n):
-    msg = bytes(64)
-    for _ in range(n // 10):  # warm-up
-        ex.submit(echo, msg).result()
-    s = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        ex.submit(echo, msg).result()
-        s.append((time.perf_counter() - t0) * 1e6)
+    s = round_trips(ex, n)
     emit("64B round trip median", quantile(s, 0.5), "us", "lower")
     emit("64B round trip p99", quantile(s, 0.99), "us", "lower")
 
 
 def throughput(ex, n, report=True):
-    msg = bytes(64)
-    t0 = time.perf_counter()
-    fs = [ex.submit(echo, msg) for _ in range(n)]
-    for f in fs:
-        f.result()
+    secs = submits(ex, n)
     if report:
-        emit("64B throughput submit", n / (time.perf_counter() - t0),
-             "tasks/s", "higher")
+        emit("64B throughput submit", n / secs, "tasks/s", "higher")
 
 
 def throughput_map(ex, n):
-    msg = bytes(64)
-    t0 = time.perf_counter()
-    got = sum(1 for _ in ex.map(echo, [msg] * n, chunksize=1000))
-    assert got == n
-    emit("64B throughput map chunksize=1000", n / (time.perf_counter() - t0),
+    emit("64B throughput map chunksize=1000", n / map_chunks(ex, n, 1000),
          "tasks/s", "higher")
 
 
