@@ -1092,32 +1092,27 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
    * zygote was forked, and already run there once -- must not run again
    * in a worker, where they may close or reuse the worker's descriptors
    * (libuv registers one). */
-  pid_t pid;
+  pid_t pid = -1;
+  int err;
   if (p->o.start_method == CF_START_SPAWN) {
     char role[48];
     snprintf(role, sizeof role, SPAWN_ENV "=w:%ld", (long)zygote);
-    int rc = spawn_self(sv[1], p->cfg_fd, role, &pid);
-    if (rc != 0) {
-      errno = -rc;
-      pid = -1;
-    }
+    err = spawn_self(sv[1], p->cfg_fd, role, &pid);
   } else {
     pid = _Fork();
+    err = pid < 0 ? neg_errno() : 0;
   }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != zygote)
       _exit(0);
-    int s = sv[1];
-    if (s > 3)
-      close_range(3, (unsigned)s - 1, 0);
-    close_range((unsigned)s + 1, ~0u, 0);
-    worker_main(p, s);
+    close_except(sv[1], -1);
+    worker_main(p, sv[1]);
   }
   close(sv[1]);
-  if (pid < 0) {
+  if (err != 0) {
     zm.op = Z_SPAWN_FAILED;
-    zm.err = neg_errno();
+    zm.err = err;
     close(sv[0]);
     z_send(p, ctl, &zm, NULL, 0);
     return;
@@ -2144,7 +2139,7 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
     pool_free_mem(p);
     return rc;
   }
-  pid_t pid;
+  pid_t pid = -1;
   if (spawned) {
     int cfg = -1;
     rc = cfg_make(p, &cfg);
@@ -2152,20 +2147,16 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
       rc = spawn_self(sv[1], cfg, SPAWN_ENV "=z", &pid);
     if (cfg >= 0)
       close(cfg);
-    if (rc != 0) {
-      pid = -1;
-      errno = -rc;
-    }
   } else {
     pid = fork();
     if (pid == 0) {
       close(sv[0]);
       zygote_main(p, sv[1]);
     }
+    rc = pid < 0 ? neg_errno() : 0;
   }
   close(sv[1]);
-  if (pid < 0) {
-    rc = neg_errno();
+  if (rc != 0) {
     close(sv[0]);
     pool_free_mem(p);
     /* Whatever stopped the zygote (fork's ENOMEM; exec's ENOENT or EACCES
