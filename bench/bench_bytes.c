@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The byte-task workloads of W5 and W8 (bench_bytes.h). */
 #include "bench_bytes.h"
 #include "bench_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The 64-byte workloads W5 (process pool) and W8 (MPI pool) share, on any
  * executor that takes byte tasks. Each runs one measurement and gives its

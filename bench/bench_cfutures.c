@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cfutures on workloads W1-W4 and the memory probe, through the public API
  * only, written the way the README tells a user to write them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * GLib's GThreadPool on W1-W3 and the memory probe.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libuv's thread pool (uv_queue_work) on W1-W3 and the memory probe.
  *

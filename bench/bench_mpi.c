@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W8, the MPI pool (cfutures/mpi.h): the 64-byte round trip and 64-byte
  * throughput of W5, on the ranks of an MPI job, next to the MPI library's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The naive peer: the thread pool and futures every C programmer writes
  * first, and the baseline cfutures must beat by a wide margin.

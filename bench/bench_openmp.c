@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * OpenMP tasks on W1 and W3: a parallel region of P threads in which one
  * thread (single) creates every task and the region's closing barrier waits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * DESIGN: both threads share one 32-bit sequence word. The initiator
  * publishes an odd value, the responder answers with the next even one;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A thread ping-pong: the floor under any round trip between two threads.
  * The futex kind sleeps in the kernel on each side (two wake-ups per round

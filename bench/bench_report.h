@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Result helpers shared by the workload drivers of every implementation, so
  * that each reports the same cases with the same arithmetic.

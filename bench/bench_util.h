@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What every benchmark program shares: the command line, the clock, order
  * statistics, the JSON result line, the CPU-bound task of W3 and the memory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W5, the process pool: 64-byte round trip and throughput with plain
  * submits (and with cf_map_bytes at chunksize 1000, Python's usual cure),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W6, the event-loop bridge: from a loop thread, submit a no-op and get its
  * completion back on the loop; median and p99 round trip in us. Then a

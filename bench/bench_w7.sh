@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # W7 batch jobs: per-job cost of running `true` commands 2 at a time, with
 # `executor run -j 2` against `xargs -P 2 -n 1` and GNU `parallel -j 2`.
 # One pass; prints one JSON result per line (the bench/run.py protocol).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Python's concurrent.futures and asyncio on workloads W1-W4.
 
 One measurement pass of one workload; one JSON object per result line on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The 64-byte workloads py_w5.py and py_w8.py share, on any
 concurrent.futures executor (the Python side of bench_bytes.c). Each runs
 one measurement and returns its figures; the caller names and prints them.

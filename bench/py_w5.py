@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """W5 for Python's ProcessPoolExecutor, the peer of bench_w5.
 
 Prints the same cases as bench_w5 (one JSON object per line): 64-byte round

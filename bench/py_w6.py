@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """W6 peer: asyncio's loop.run_in_executor on a one-worker ThreadPoolExecutor.
 
 From the event loop, submit a no-op and await its completion back on the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """W8 for mpi4py.futures, the peer of bench_mpi. Runs under mpirun:
 
   mpirun -n N python3 bench/py_w8.py [--quick]

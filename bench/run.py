@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Runs every benchmark listed in bench/suites.txt and prints the table.
 
 Each registered command runs one measurement pass and prints one JSON object

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Installation: headers, the shared library (versioned SONAME) and the
 # static one, the executor program and the event-loop adapters where they
 # are built, a pkg-config file per library, and a relocatable CMake package
@@ -52,6 +53,7 @@ install(TARGETS ${CF_INSTALL_TARGETS} EXPORT cfuturesTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # executor/CMakeLists.txt installs the executor program.
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Done callbacks: react to completion without a thread that waits.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Many at once with gather: submit a batch, collect every result in input
  * order.

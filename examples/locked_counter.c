@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A counter updated from 100 tasks, protected by a mutex.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The same prime count as process_pool.c, on the ranks of an MPI job:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * CPU-bound work on a process pool: count the primes below 1,000,000 in
  * chunks, one chunk per task, on forked worker processes.

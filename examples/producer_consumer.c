@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Producer-consumer with a bounded queue (cf_channel).
  *

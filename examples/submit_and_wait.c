@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Submit and wait: the smallest complete use of cfutures.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A libuv TCP server that keeps its loop responsive while CPU-heavy
  * requests run on a thread pool (loop.run_in_executor, in C).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Race several tasks, keep the first to finish, cancel the rest.
  *

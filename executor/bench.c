@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * DESIGN: `executor bench`, finding the best pool size for a workload.
  *

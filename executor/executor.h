@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor program's private interfaces: the two subcommands, process
  * spawning shared by both, and small string functions. Nothing here is part
  * of the library; the program uses only the public API of cfutures.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target for the parts of `executor run` that read untrusted input:
  * record splitting, replacement strings and shell quoting. It checks, for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* executor: parallel batch jobs and pool-size benchmarking on cfutures. */
 #include "executor.h"
 

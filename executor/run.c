@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * DESIGN: `executor run`, parallel batch jobs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * DESIGN: one command, spawned and waited for by the thread that asked.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Replacement strings ({}, {.}, {/}, {//}, {/.}, {#}, {%}, {N...}), as GNU
  * parallel has them, and splitting input into records. Pure functions of

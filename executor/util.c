@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Small pieces: byte buffers, shell quoting, strict number parsing, and
  * starting a thread pool's workers up front.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cfutures: Python's concurrent.futures for C.
  *

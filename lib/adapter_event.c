@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The bridge on a libevent loop: a persistent EV_READ event on the bridge's
  * descriptor and one timer event for its nearest deadline, re-armed after

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The bridge on a libuv loop: a uv_poll_t on the bridge's descriptor and
  * one uv_timer_t for its nearest deadline, re-armed after every dispatch.

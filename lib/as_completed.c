@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * as_completed: futures already done are queued first, in input order; the
  * others register a node that queues them when they complete. The iterator

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The event-loop bridge: completions delivered to one loop thread.
  *

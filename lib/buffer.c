@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_buffer: the growable byte buffer process-pool tasks write into. */
 #include "buffer_priv.h"
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private to buffer.c and process_pool.c: a worker process lets its task's
  * output buffer live in a shared memory region, so that a large result

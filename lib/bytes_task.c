@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Byte tasks where they run: in a process pool's worker, on an MPI pool's
  * rank. Both run one task at a time on one thread, through a recycled

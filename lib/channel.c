@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A bounded blocking queue of pointers: a ring buffer under one mutex.
  *

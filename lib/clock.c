@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one clock of the library: CLOCK_MONOTONIC, so a wall-clock jump never
  * makes a wait return early or late. Timeouts become one absolute deadline
  * at the API boundary; every wait loops on its predicate up to it. */

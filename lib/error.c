@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes: names and messages, generated from CF_ERRNO_MAP. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The generic executor calls: argument checks, then the kind's vtable. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gather: asyncio.gather for futures, on top of cf__wait_many. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Task groups (a nursery): every task submitted through a group is waited
  * on together; in fail-fast mode the first failure cancels the pending

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private interfaces shared by the library's files. Nothing here is API.
  *

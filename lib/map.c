@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * map: Executor.map with a bounded window (Python 3.14's buffersize). At
  * most `window` tasks are submitted and not yet consumed; consuming one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cf_map_bytes: Python's Executor.map over byte tasks, on any executor that
  * takes them (process pools, MPI pools), results in input order.

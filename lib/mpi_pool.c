@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The MPI pool: byte tasks run by the ranks of an MPI job.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The process pool executor: C functions on bytes, run in forked workers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A counting semaphore: a count under a mutex, and a CLOCK_MONOTONIC
  * condition variable for the waiters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Continuations (cf_future_then). A record ties the antecedent to the
  * continuation's future; it has two owners, the callback on the antecedent

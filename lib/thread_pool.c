@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The thread pool executor (Python's ThreadPoolExecutor).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The version the library was built as, from the macros in cfutures.h
  * (a test keeps those in step with the project version in CMakeLists.txt). */
 #include "cfutures.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Waiting on many futures (Python's wait). ALL_COMPLETED waits on each
  * future in turn against the shared deadline: it sleeps at most once per

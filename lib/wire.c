@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The frame encoder and checked decoder (see wire.h). */
 #include "wire.h"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=sh disable=SC2034 # the variables are used by the scripts that source this
 # Sourced by scripts/demo, scripts/check and .ci/run: the Debian packages the
 # build uses, and a function that installs the ones that are missing.

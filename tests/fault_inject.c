@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fault injection through the linker's --wrap (see fault_inject.h).
  *
  * LOCKING. No lock: the counters are C11 atomics, so that a wrapper may run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fault injection for the cf_fault_tests program: its link wraps malloc,
  * calloc, realloc, strdup, pthread_create, fork and the condition-variable
  * calls (-Wl,--wrap), so every call the library makes goes through here.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_fault_tests: the suites that need the wrapped calls of
  * fault_inject.c, run by name as cf_tests runs its own. */
 #include "harness.h"

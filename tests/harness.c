@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The test harness.
  *
  * LOCKING. A gate's mu guards its open flag and arrival count; waiters

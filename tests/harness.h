@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared test harness: timeouts scaled by TIMEOUT_MULTIPLIER, a census of
  * the process's descriptors and threads, gates that hold tasks until a test
  * releases them, and small task functions. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_tests: runs one suite by name (as CTest does: one process per suite)
  * or every suite with no argument. Check forks each test into its own
  * process, so one crash or hang fails one test, and its timeout acts as a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Reliability: included from tests/CMakeLists.txt.
 #
 # cf_fault_tests: the fault-injection suites. Its link wraps the calls that

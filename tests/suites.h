@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The registry of test suites: each tests/test_<name>.c defines
  * Suite *cf_<name>_suite(void). One line per suite; the CTest label says
  * which runs it belongs to ("unit", "stress", "fork": fork-based suites are

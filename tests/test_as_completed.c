@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_as_completed: completion order, pre-completed futures first,
  * duplicates, one deadline for the whole iteration, CF_EOF. After CPython's
  * test_concurrent_futures/test_as_completed.py. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bad input across the whole public API (matrix rows 23-25): every
  * function given NULL where it takes a pointer, invalid numbers (NaN
  * timeouts, worker counts below 1, unknown flags and modes), objects of

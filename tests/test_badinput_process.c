@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bad input to the process pool (row 24): options out of range, bad
  * arguments to a live pool, and thread-pool calls on it. Forks, so it
  * sits out ThreadSanitizer runs; test_badinput.c has the rest. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The event-loop bridge on a plain epoll loop: delivery on the loop thread
  * while a 1 ms timer keeps ticking, dispatch bounds and order, one wake per
  * burst, cancellation and loop-side timeouts, closing with work in flight,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge on a real libevent loop (cfutures/event.h): delivery on the
  * loop thread while a 1 ms timer keeps ticking, the per-iteration bound,
  * deadlines served by the adapter's timer, freeing with work in flight from

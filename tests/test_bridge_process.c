@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process-pool futures through the bridge (asyncio.wrap_future on a
  * ProcessPoolExecutor future): results, a worker that dies, and a loop-side
  * timeout that stops a running task, all delivered on the loop thread. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bridge on a real libuv loop (cfutures/uv.h): delivery on the loop
  * thread while a 1 ms uv timer keeps ticking, the per-iteration bound,
  * cancellation, deadlines served by the adapter's timer, closing with work

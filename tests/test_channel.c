@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_channel: order, bounds, every documented error, close semantics, and
  * many producers against many consumers. Threads are plain pthreads so the
  * channel is tested on its own. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes: every entry of CF_ERRNO_MAP has its message and name, and
  * unknown codes are answered without crashing. */
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Faults injected at the k-th call (curl's torture method): allocation,
  * thread creation and fork failures, spurious and late wakeups, and
  * descriptor exhaustion. Built into cf_fault_tests, whose link wraps the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Futures: user-completed futures, results and errors with timeouts,
  * cancellation, done callbacks, times, the in-task functions. The scenarios
  * follow CPython's test_concurrent_futures/test_future.py where they apply.

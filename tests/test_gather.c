@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_gather, with and without CF_GATHER_RETURN_ERRORS. */
 #include "harness.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Task groups: waited on together, fail-fast cancellation, cancel, free
  * waits for what runs. */
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The process ends while work is in flight (row 11): exit() from the main
  * thread with a thread pool's task running and others queued, and with a
  * process pool's tasks running. The process must end promptly with the

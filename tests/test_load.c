@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Load (rows 2, 3, 7 at full size; test_stress.c has the smaller matrix):
  *
  *  - storms of 100,000 tiny tasks for each of {1, 4, 16, 64} submitting

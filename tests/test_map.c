@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_map / cf_map_all: input order, per-item errors, the deadline, and the
  * bounded window of submitted-but-unconsumed tasks (buffersize). */
 #include "harness.h"

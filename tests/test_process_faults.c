@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process pool faults beyond test_process_pool.c (rows 13-15, 17, 18):
  *
  *  - a worker dies at each stage of the protocol, with 1, 2 and 5 workers

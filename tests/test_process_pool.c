@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The process pool: real worker processes, real signals. */
 #include "harness.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The registry of named tasks and initializers (cfutures/registry.h): every
  * public function, its errors and edge cases, and lock-free lookups racing
  * registrations. Check forks each test, so a name registered in one test is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Security: what the pool exposes to processes it does not own.
  *
  *  - No descriptor of a process pool, a thread pool or a bridge leaks into

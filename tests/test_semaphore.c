@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_semaphore: counting, every documented error, timeouts, wake-ups, and
  * the bound it exists for (never more than N holders at once). */
 #include "harness.h"

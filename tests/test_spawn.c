@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The process pool's start methods: CF_START_SPAWN and CF_START_FORKSERVER
  * start a fresh image of this program (/proc/self/exe) where tasks and
  * initializers travel by registered name; CF_START_FORK is the contrast.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stress: many submitters, cancel racing start, waits racing completion,
  * shutdown racing submits, random delays. Counts shrink with
  * CF_STRESS_SCALE and under ThreadSanitizer (cf_test_stress_count). Every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_future_then: continuations inline and on an executor, after success,
  * failure and cancellation; a refused continuation; cancelling one. */
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Thread pools: options, lazy workers, names, bounded queues, shutdown in
  * its three forms, initializers, stats, resize, deadlock avoidance. The
  * scenarios follow CPython's test_thread_pool.py, test_shutdown.py,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cf_wait in its three modes: pre-completed, failed, cancelled and
  * duplicate futures, timeouts, bad arguments. After CPython's
  * test_concurrent_futures/test_wait.py. */

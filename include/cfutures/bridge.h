@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The event-loop bridge: Python's loop.run_in_executor and
  * asyncio.wrap_future for C event loops.

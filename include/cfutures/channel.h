@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cfutures/channel.h: a bounded blocking queue of pointers.
  *

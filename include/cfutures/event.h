@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The bridge on a libevent loop (library cfutures_event, pkg-config
  * libevent).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cfutures/mpi.h: an executor whose workers are the ranks of an MPI job
  * (mpi4py.futures' MPICommExecutor, for C). Optional: built as its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cfutures/process_pool.h: the process pool executor (Python's
  * ProcessPoolExecutor) and the byte buffers its tasks speak.

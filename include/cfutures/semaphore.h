@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cfutures/semaphore.h: a counting semaphore with timeouts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The bridge on a libuv loop (library cfutures_uv, pkg-config libuv).
  *

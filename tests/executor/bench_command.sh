@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # executor bench -- CMD {}: a real command per task.
 . "$(dirname "$0")/common.inc"
 

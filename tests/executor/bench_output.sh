@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # executor bench: the table, CSV, JSON and a well-formed SVG.
 . "$(dirname "$0")/common.inc"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # executor bench --kind process: the same report from a process pool.
 . "$(dirname "$0")/common.inc"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A missing command fails its job with 127; the rest run. Exit statuses.
 . "$(dirname "$0")/common.inc"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # --halt now/soon, fail/success, counts and percentages.
 . "$(dirname "$0")/common.inc"
 

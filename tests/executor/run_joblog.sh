@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The joblog's columns, and --resume / --resume-failed from it.
 . "$(dirname "$0")/common.inc"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # 10,000 true jobs: every one run and logged exactly once.
 . "$(dirname "$0")/common.inc"
 

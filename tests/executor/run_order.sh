@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # --keep-order prints in input order; every job's output stays together.
 . "$(dirname "$0")/common.inc"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # --progress draws on stderr only when it is a terminal.
 . "$(dirname "$0")/common.inc"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # --retries K runs a failing job up to K more times.
 . "$(dirname "$0")/common.inc"
 

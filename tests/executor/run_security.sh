@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Arguments are never seen by a shell: metacharacters stay literal.
 . "$(dirname "$0")/common.inc"
 

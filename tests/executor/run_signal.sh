@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # SIGINT / SIGTERM mid-run: jobs get the signal, the joblog is completed,
 # a summary is printed, and the status is 128 + the signal.
 . "$(dirname "$0")/common.inc"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Replacement strings, input sources and their product, odd arguments.
 . "$(dirname "$0")/common.inc"
 

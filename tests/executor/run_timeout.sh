@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # --timeout kills the job's whole process group, grandchildren included.
 . "$(dirname "$0")/common.inc"
 

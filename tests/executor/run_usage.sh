@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Malformed command lines: exit status 2 and a message, nothing runs.
 . "$(dirname "$0")/common.inc"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the process pool's frame decoder (lib/wire.c).
  *
  * Built with clang -fsanitize=fuzzer,address,undefined by

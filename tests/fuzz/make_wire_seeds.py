@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of fuzz_wire (tests/fuzz/corpus/wire/): valid
 frames of every operation, and the malformed ones the decoder must refuse.
 Run from anywhere; the files are checked in, this only documents them."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Replays a libFuzzer corpus through a target without libFuzzer: every
  * file named on the command line (directories are walked one level), then
  * seeded mutations of them (bit flips, truncations, splices, boundary

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Fuzzes the process pool's frame decoder with libFuzzer:
 #   tests/fuzz/run.sh [SECONDS [BUILD_DIR]]
 # Builds tests/fuzz/fuzz_wire.c with clang -fsanitize=fuzzer,address,

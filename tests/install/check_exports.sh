@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Fails if the shared library exports a symbol that is not part of the API
 # (cf_*), apart from the linker's own markers. (libcfutures also exports
 # cf_private_api, the one entry point of the table its optional libraries

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Every public header compiles on its own, first in a translation unit,
 # as strict C11 with warnings as errors, and as C++ where a C++ compiler
 # is present: a user may include any one of them alone.

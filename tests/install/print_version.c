@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Prints cf_version(); the version test compares it with the project's. */
 #include <cfutures.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the build tree into a temporary prefix, then builds the consumer
 # program against it with pkg-config, with find_package (shared and static)
 # and runs each.

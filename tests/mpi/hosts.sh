@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # hosts.sh "MPIRUN ARGS" N PROGRAM [ARGS...]
 # Runs PROGRAM as an MPI job of N ranks on N simulated hosts, one rank
 # each: network namespaces joined by a bridge, each with an address of its

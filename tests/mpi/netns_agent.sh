@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # mpirun's remote-shell agent for hosts.sh: called as
 #   netns_agent.sh [options] HOST COMMAND...
 # it runs COMMAND (a shell command line, as rsh would pass it: with an

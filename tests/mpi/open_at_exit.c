@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client runs tasks and returns from main without freeing its pool:
  * the exit handler shuts it down, which releases the serving ranks, and
  * MPI (initialised by the pool) is finalised: the job ends with 0. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A task kills its rank (SIGKILL): under Open MPI the job cannot go on,
  * and mpirun ends every rank and reports the dead one. rank_death.sh
  * checks that this is what happens, promptly, and that nothing hangs. */

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # rank_death.sh "MPIRUN ARGS" RANK_DEATH OPEN_AT_EXIT
 # 1. A task that kills its rank: mpirun must end the whole job (non-zero,
 #    naming the signal) well before its own --timeout, never hang.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * An MPI call that fails on the client: the link wraps MPI_Isend and
  * MPI_Recv (-Wl,--wrap) so that the pool's own calls fail on demand, the

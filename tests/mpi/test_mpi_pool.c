@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The MPI pool under a real mpirun (4 ranks on loopback): run by CTest as
  * `mpirun -n 4 cf_mpi_tests`. Every rank runs every test, in the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Built against an installed cfutures: submits work to a thread pool and
  * checks the headers and the library agree on the version. */
 #include <cfutures.h>

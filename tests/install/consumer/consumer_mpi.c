@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Uses an installed MPI pool: run as mpirun -n 2 consumer_mpi. */
 #include <cfutures/mpi.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Built against an installed cfutures_uv: runs one task from a libuv loop
  * through the bridge and closes it from the completion callback. */
 #define _POSIX_C_SOURCE 200809L /* uv.h needs pthread_rwlock_t */
