@@ -34,8 +34,10 @@ int main(void) {
   size_t n = 0;
 
   int err = cf_thread_pool_new(&opts, &pool);
+  /* A failed submit leaves fs[n] unset: stop before counting it. */
   for (; err == 0 && n < N; n++)
-    err = cf_submit(pool, nap, (void *)naps[n], &fs[n]);
+    if ((err = cf_submit(pool, nap, (void *)naps[n], &fs[n])) != 0)
+      break;
   /* The iterator takes its own references, so ours can go at once. */
   if (err == 0)
     err = cf_as_completed_new(fs, N, 10.0, &it);

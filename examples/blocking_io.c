@@ -68,10 +68,16 @@ int main(int argc, char **argv) {
   cf_future *fs[MAX_FILES];
   size_t submitted = 0;
   int err = cf_thread_pool_new(&opts, &pool);
+  /* A failed submit leaves fs[submitted] unset: stop before counting it. */
   for (; err == 0 && submitted < n; submitted++)
-    err = cf_submit(pool, file_size, (void *)paths[submitted], &fs[submitted]);
+    if ((err = cf_submit(pool, file_size, (void *)paths[submitted],
+                         &fs[submitted])) != 0)
+      break;
   if (err != 0) {
     fprintf(stderr, "set-up: %s\n", cf_strerror(err));
+    for (size_t i = 0; i < submitted; i++)
+      cf_future_release(fs[i]);
+    cf_executor_free(pool);
     return 1;
   }
 

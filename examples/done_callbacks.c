@@ -44,9 +44,10 @@ int main(void) {
   size_t n = 0;
   int err = cf_thread_pool_new(NULL, &pool);
   for (; err == 0 && n < 10; n++) {
-    err = cf_submit(pool, cube, (void *)(intptr_t)(n + 1), &fs[n]);
-    if (err == 0)
-      err = cf_future_on_done(fs[n], add_to_total, NULL);
+    /* A failed submit leaves fs[n] unset: stop before counting it. */
+    if ((err = cf_submit(pool, cube, (void *)(intptr_t)(n + 1), &fs[n])) != 0)
+      break;
+    err = cf_future_on_done(fs[n], add_to_total, NULL);
   }
   /* Waiting for all is only needed here to print the sum; a server would
    * just let the callbacks do their work. */

@@ -28,8 +28,11 @@ int main(void) {
   cf_thread_pool_options_init(&opts);
   opts.max_workers = 4;
   int err = cf_thread_pool_new(&opts, &pool);
+  /* A failed submit leaves fs[submitted] unset: stop before counting it. */
   for (; err == 0 && submitted < N; submitted++)
-    err = cf_submit(pool, square, (void *)(intptr_t)submitted, &fs[submitted]);
+    if ((err = cf_submit(pool, square, (void *)(intptr_t)submitted,
+                         &fs[submitted])) != 0)
+      break;
 
   /* Results land in input order, whatever order the tasks finished in.
    * Without CF_GATHER_RETURN_ERRORS the first failure is returned at once

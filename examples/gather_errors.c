@@ -38,8 +38,10 @@ int main(void) {
   size_t n = 0;
 
   int err = cf_thread_pool_new(NULL, &pool);
+  /* A failed submit leaves fs[n] unset: stop before counting it. */
   for (; err == 0 && n < N; n++)
-    err = cf_submit(pool, check_port, (void *)ports[n], &fs[n]);
+    if ((err = cf_submit(pool, check_port, (void *)ports[n], &fs[n])) != 0)
+      break;
 
   /* First, the default mode: the first failure comes back as the result. */
   if (err == 0) {
@@ -51,6 +53,9 @@ int main(void) {
     err = cf_gather(fs, N, 10.0, CF_GATHER_RETURN_ERRORS, results, errors);
   if (err != 0) {
     fprintf(stderr, "gather: %s\n", cf_strerror(err));
+    for (size_t i = 0; i < n; i++)
+      cf_future_release(fs[i]);
+    cf_executor_free(pool);
     return 1;
   }
   int failed = 0;

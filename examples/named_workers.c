@@ -47,8 +47,10 @@ int main(void) {
   size_t n = 0;
 
   int err = cf_thread_pool_new(&opts, &pool);
+  /* A failed submit leaves fs[n] unset: stop before counting it. */
   for (; err == 0 && n < 6; n++)
-    err = cf_submit(pool, report, (void *)(intptr_t)n, &fs[n]);
+    if ((err = cf_submit(pool, report, (void *)(intptr_t)n, &fs[n])) != 0)
+      break;
   if (err == 0)
     err = cf_gather(fs, n, 10.0, 0, NULL, NULL);
   for (size_t i = 0; i < n; i++)

@@ -59,7 +59,10 @@ int main(void) {
     uint64_t range[2] = {(uint64_t)LIMIT * n / CHUNKS,
                          (uint64_t)LIMIT * (n + 1) / CHUNKS};
     /* The bytes are copied: range may go out of scope at once. */
-    err = cf_submit_bytes(pool, count_primes, range, sizeof range, &fs[n]);
+    /* A failed submit leaves fs[n] unset: stop before counting it. */
+    if ((err = cf_submit_bytes(pool, count_primes, range, sizeof range,
+                               &fs[n])) != 0)
+      break;
   }
 
   uint64_t total = 0;

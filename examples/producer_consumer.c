@@ -68,6 +68,16 @@ int main(void) {
   }
   if (err != 0) {
     fprintf(stderr, "set-up: %s\n", cf_strerror(err));
+    if (shared.ch != NULL) {
+      /* Closing fails the producers' sends, so they end and the pool can
+       * be freed; what they had sent is still ours to free. */
+      cf_channel_close(shared.ch);
+      cf_executor_free(pool);
+      void *item;
+      while (cf_channel_recv(shared.ch, &item, 0) == 0)
+        free(item);
+      cf_channel_free(shared.ch);
+    }
     return 1;
   }
 

@@ -54,8 +54,10 @@ int main(void) {
   int err = cf_semaphore_new(LIMIT, &connections);
   if (err == 0)
     err = cf_thread_pool_new(&opts, &pool);
+  /* A failed submit leaves fs[n] unset: stop before counting it. */
   for (; err == 0 && n < TASKS; n++)
-    err = cf_submit(pool, fetch, (void *)(intptr_t)n, &fs[n]);
+    if ((err = cf_submit(pool, fetch, (void *)(intptr_t)n, &fs[n])) != 0)
+      break;
   if (err == 0)
     err = cf_gather(fs, n, 30.0, 0, NULL, NULL);
   for (size_t i = 0; i < n; i++)

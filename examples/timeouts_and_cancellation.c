@@ -45,6 +45,10 @@ int main(void) {
     err = cf_submit(pool, long_job, NULL, &queued);
   if (err != 0) {
     fprintf(stderr, "error: %s\n", cf_strerror(err));
+    if (running != NULL)
+      cf_future_request_cancel(running); /* so freeing the pool is quick */
+    cf_future_release(running);
+    cf_executor_free(pool);
     return 1;
   }
 

@@ -44,13 +44,18 @@ int main(void) {
   size_t ndone = 0, nnot_done = 0, n = 0;
 
   int err = cf_thread_pool_new(&opts, &pool);
+  /* A failed submit leaves fs[n] unset: stop before counting it. */
   for (; err == 0 && n < N; n++)
-    err = cf_submit(pool, search, (void *)durations[n], &fs[n]);
+    if ((err = cf_submit(pool, search, (void *)durations[n], &fs[n])) != 0)
+      break;
   if (err == 0)
     err = cf_wait(fs, N, 10.0, CF_FIRST_COMPLETED, done, &ndone, not_done,
                   &nnot_done);
   if (err != 0) {
     fprintf(stderr, "error: %s\n", cf_strerror(err));
+    for (size_t i = 0; i < n; i++)
+      cf_future_release(fs[i]);
+    cf_executor_free(pool);
     return 1;
   }
 

@@ -16,7 +16,7 @@ CF_PACKAGES_BENCH="libglib2.0-dev parallel python3-mpi4py"
 # Optional, for reliability: clang and its libFuzzer runtime
 # (tests/fuzz/run.sh), and gdb (the test watchdog's stack dumps; without
 # it they come from /proc).
-CF_PACKAGES_RELIABILITY="clang libclang-rt-14-dev libfuzzer-14-dev gdb"
+CF_PACKAGES_RELIABILITY="clang libclang-rt-14-dev libfuzzer-14-dev gdb valgrind"
 
 # install_missing PKG...: apt-get installs those not installed yet, as root
 # or through sudo. Does nothing when all are there; on a system without
