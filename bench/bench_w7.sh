@@ -1,16 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # W7 batch jobs: per-job cost of running `true` commands 2 at a time, with
-# `executor run -j 2` against `xargs -P 2 -n 1` and GNU `parallel -j 2`.
+# `cfutures run -j 2` against `xargs -P 2 -n 1` and GNU `parallel -j 2`.
 # One pass; prints one JSON result per line (the bench/run.py protocol).
 #
-#   bench_w7.sh [--quick] [PATH/TO/executor]
+#   bench_w7.sh [--quick] [PATH/TO/cfutures]
 #
 # 2000 jobs (500 with --quick), the same count for every runner, so that
 # each one's start-up is spread over as many jobs.
 set -u
 jobs=2000
-exe=../executor/executor
+exe=../executor/cfutures
 for a in "$@"; do
   case $a in
   --quick) jobs=500 ;;
@@ -18,7 +18,7 @@ for a in "$@"; do
   esac
 done
 [ -x "$exe" ] || {
-  echo "bench_w7.sh: no executor program at $exe" >&2
+  echo "bench_w7.sh: no cfutures program at $exe" >&2
   exit 1
 }
 

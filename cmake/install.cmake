@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Installation: headers, the shared library (versioned SONAME) and the
-# static one, the executor program and the event-loop adapters where they
+# static one, the cfutures program and the event-loop adapters where they
 # are built, a pkg-config file per library, and a relocatable CMake package
 # (find_package(cfutures) -> cfutures::cfutures). Also the tests that check
 # all of that from the outside. Included at the end of the root
@@ -52,7 +52,7 @@ install(TARGETS ${CF_INSTALL_TARGETS} EXPORT cfuturesTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-# executor/CMakeLists.txt installs the executor program.
+# executor/CMakeLists.txt installs the cfutures program.
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DESIGN: `executor bench`, finding the best pool size for a workload.
+ * DESIGN: `cfutures bench`, finding the best pool size for a workload.
  *
  * For each pool size and each repeat: a fresh pool is made and warmed (one
  * task per worker, so thread or process start-up is not timed), N tasks
@@ -445,7 +445,7 @@ static int write_svg(const char *path, const bench_cfg *c, const size_stats *s,
           "font-family=\"sans-serif\" font-size=\"12\">\n"
           "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
           "<text x=\"%.0f\" y=\"25\" text-anchor=\"middle\" "
-          "font-size=\"15\">executor bench: %s workload, %s pool, %zu "
+          "font-size=\"15\">cfutures bench: %s workload, %s pool, %zu "
           "tasks</text>\n",
           W, H, W, H, W / 2, workload_names[c->kind],
           c->process ? "process" : "thread", c->ntasks);
@@ -526,9 +526,9 @@ static int write_svg(const char *path, const bench_cfg *c, const size_stats *s,
 /* ---- Options -------------------------------------------------------------*/
 
 static int usage_error(const char *msg, const char *what) {
-  fputs("executor bench: ", stderr);
+  fputs("cfutures bench: ", stderr);
   fprintf(stderr, msg, what);
-  fputs("\nusage: executor bench [--kind thread|process] [--workers "
+  fputs("\nusage: cfutures bench [--kind thread|process] [--workers "
         "1,2,4|auto] [--repeat R]\n"
         "                      [--tasks N] [--csv|--json] [--plot FILE.svg] "
         "[cpu|sleep|noop|mixed | -- CMD {}]\n",
@@ -538,7 +538,7 @@ static int usage_error(const char *msg, const char *what) {
 
 static void help(void) {
   fputs(
-      "usage: executor bench [OPTIONS] [WORKLOAD | -- CMD [ARGS...]]\n"
+      "usage: cfutures bench [OPTIONS] [WORKLOAD | -- CMD [ARGS...]]\n"
       "Runs a workload on pools of several sizes and names the best size.\n\n"
       "Workloads: cpu (arithmetic, ~1 ms a task; the default), sleep\n"
       "(blocking, 1 ms), noop, mixed (0.5 ms of each), or -- CMD ARGS: a\n"
@@ -720,7 +720,7 @@ int ex_bench_main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, NULL, &mask);
     int rc = ex_spawn_init(&mask);
     if (rc != 0) {
-      fprintf(stderr, "executor bench: /dev/null: %s\n", strerror(-rc));
+      fprintf(stderr, "cfutures bench: /dev/null: %s\n", strerror(-rc));
       return 1;
     }
   }
@@ -732,7 +732,7 @@ int ex_bench_main(int argc, char **argv) {
   for (size_t k = 0; k < nw; k++) {
     int rc = measure_size(&c, ws[k], &st[k]);
     if (rc != 0) {
-      fprintf(stderr, "executor bench: %d workers: %s\n", ws[k],
+      fprintf(stderr, "cfutures bench: %d workers: %s\n", ws[k],
               cf_strerror(rc));
       return 1;
     }
@@ -761,12 +761,12 @@ int ex_bench_main(int argc, char **argv) {
   if (plot != NULL) {
     int rc = write_svg(plot, &c, st, nw, knee);
     if (rc != 0) {
-      fprintf(stderr, "executor bench: %s: %s\n", plot, strerror(-rc));
+      fprintf(stderr, "cfutures bench: %s: %s\n", plot, strerror(-rc));
       return 1;
     }
   }
   if (failed > 0)
-    fprintf(stderr, "executor bench: %zu tasks failed\n", failed);
+    fprintf(stderr, "cfutures bench: %zu tasks failed\n", failed);
   free(st);
   free(ws);
   return fflush(stdout) == 0 && failed == 0 ? 0 : 1;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The executor program's private interfaces: the two subcommands, process
+/* The cfutures program's private interfaces: the two subcommands, process
  * spawning shared by both, and small string functions. Nothing here is part
  * of the library; the program uses only the public API of cfutures.h. */
 #ifndef EXECUTOR_EXECUTOR_H
@@ -10,12 +10,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Exit status for a malformed command line (as GNU parallel's users expect
- * from most tools; 1..101 are taken by failed-job counts). */
-#define EX_STATUS_USAGE 2
+/* The program's name, as installed and as it names itself in messages. */
+#define EX_PROG "cfutures"
 
+/* Exit status for a malformed command line: GNU parallel's 255, which no
+ * count of failed jobs (1..101) can be mistaken for. */
+#define EX_STATUS_USAGE 255
+
+/* The subcommands: argv[0] is the subcommand's name. */
 int ex_run_main(int argc, char **argv);
 int ex_bench_main(int argc, char **argv);
+
+/* The candidate (a NULL-terminated list) nearest to word within a small
+ * edit distance, for "did you mean"; NULL when none is close. */
+const char *ex_suggest(const char *word, const char *const *candidates);
 
 /* A growable byte buffer, always NUL-terminated once non-empty. */
 typedef struct ex_buf {

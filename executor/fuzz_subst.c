@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target for the parts of `executor run` that read untrusted input:
+ * Fuzz target for the parts of `cfutures run` that read untrusted input:
  * record splitting, replacement strings and shell quoting. It checks, for
  * any bytes:
  *  - splitting then re-joining the records gives the input back;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DESIGN: `executor run`, parallel batch jobs.
+ * DESIGN: `cfutures run`, parallel batch jobs.
  *
  * All input is read first (lines, NUL-separated records or ::: lists,
  * several sources giving their product), so that the total is known for
@@ -118,18 +118,18 @@ static struct {
        .run_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void usage_short(void) {
-  fputs("usage: executor run [-j N] [-k] [--timeout S] [--retries K] "
+  fputs("usage: cfutures run [-j N] [-k] [--timeout S] [--retries K] "
         "[--joblog FILE]\n"
         "                    [--halt now|soon,fail|success=N[%]] "
         "[--progress] [--dry-run]\n"
         "                    [--resume] [--shell] [-0] [-a FILE] COMMAND "
         "[ARGS...] [::: ARGS...]\n"
-        "see executor run --help\n",
+        "see cfutures run --help\n",
         stderr);
 }
 
 static int usage_error(const char *fmt, const char *what) {
-  fputs("executor run: ", stderr);
+  fputs("cfutures run: ", stderr);
   fprintf(stderr, fmt, what);
   fputc('\n', stderr);
   usage_short();
@@ -138,7 +138,7 @@ static int usage_error(const char *fmt, const char *what) {
 
 static void help(void) {
   fputs(
-      "usage: executor run [OPTIONS] COMMAND [ARGS...] [::: A B ... [::: "
+      "usage: cfutures run [OPTIONS] COMMAND [ARGS...] [::: A B ... [::: "
       "...]]\n"
       "Runs COMMAND once per input argument, N at a time.\n\n"
       "Input (one argument per line, from stdin unless ::: or -a is given):\n"
@@ -166,11 +166,11 @@ static void help(void) {
       "  --shell          run COMMAND with /bin/sh -c (arguments are "
       "quoted)\n\n"
       "Commands run with posix_spawnp: an argument is never seen by a shell\n"
-      "unless --shell is given. Jobs inherit the environment of executor;\n"
+      "unless --shell is given. Jobs inherit the environment of cfutures;\n"
       "nothing in the input can set their environment. A job's stdin is\n"
       "/dev/null; its stdout and stderr are printed whole when it ends.\n\n"
       "Exit status: 0 all jobs succeeded; 1-100 that many failed; 101 more\n"
-      "failed; with --halt, the status of the job that triggered it; 2 a\n"
+      "failed; with --halt, the status of the job that triggered it; 255 a\n"
       "usage error; 128+N after signal N (SIGINT, SIGTERM, SIGHUP); 141\n"
       "when stdout is closed by its reader (running jobs are stopped).\n",
       stdout);
@@ -423,7 +423,7 @@ static int job_task(void *arg, void **result) {
   char **argv = build_argv(j, slot);
   if (argv == NULL) {
     j->proc.exitval = 255;
-    ex_buf_puts(&j->proc.err, "executor: out of memory\n");
+    ex_buf_puts(&j->proc.err, "cfutures: out of memory\n");
     slot_put(slot);
     return 0;
   }
@@ -436,7 +436,7 @@ static int job_task(void *arg, void **result) {
     if (rc != 0) {
       j->proc.exitval = 255;
       char eb[128];
-      ex_buf_printf(&j->proc.err, "executor: cannot run %s: %s\n", argv[0],
+      ex_buf_printf(&j->proc.err, "cfutures: cannot run %s: %s\n", argv[0],
                     strerror_r(-rc, eb, sizeof eb));
     }
     if (!job_failed(j) || attempt >= g.retries || atomic_load(&g.stop))
@@ -548,7 +548,7 @@ static void halt_check_locked(const job *j) {
   size_t killed = g.halt_when == HALT_NOW ? kill_running(SIGTERM) : 0;
   progress_clear_locked();
   fprintf(stderr,
-          "executor: halting after job %zu %s: %zu succeeded, %zu failed; "
+          "cfutures: halting after job %zu %s: %zu succeeded, %zu failed; "
           "%s\n",
           j->seq, failed ? "failed" : "succeeded", g.nsucceeded, g.nfailed,
           g.halt_when == HALT_NOW
@@ -830,7 +830,7 @@ static int run_main(int argc, char **argv) {
       return 1;
     int rc = source_from_file(argfiles[k], sep, &g.src[g.nsrc - 1]);
     if (rc != 0) {
-      fprintf(stderr, "executor run: %s: %s\n", argfiles[k], strerror(-rc));
+      fprintf(stderr, "cfutures run: %s: %s\n", argfiles[k], strerror(-rc));
       return EX_STATUS_USAGE;
     }
   }
@@ -839,18 +839,18 @@ static int run_main(int argc, char **argv) {
       return 1;
     int rc = source_from_fd(0, sep, &g.src[0]);
     if (rc != 0) {
-      fprintf(stderr, "executor run: stdin: %s\n", strerror(-rc));
+      fprintf(stderr, "cfutures run: stdin: %s\n", strerror(-rc));
       return 1;
     }
   }
   if (build_jobs() != 0) {
-    fputs("executor run: out of memory\n", stderr);
+    fputs("cfutures run: out of memory\n", stderr);
     return 1;
   }
   if (g.resume) {
     int rc = load_resume();
     if (rc != 0) {
-      fprintf(stderr, "executor run: %s: %s\n", g.joblog, strerror(-rc));
+      fprintf(stderr, "cfutures run: %s: %s\n", g.joblog, strerror(-rc));
       return 1;
     }
   }
@@ -867,7 +867,7 @@ static int run_main(int argc, char **argv) {
       char **av = build_argv(&g.jobs[k], 0);
       char *line = av ? render_cmdline(av) : NULL;
       if (line == NULL) {
-        fputs("executor run: out of memory\n", stderr);
+        fputs("cfutures run: out of memory\n", stderr);
         return 1;
       }
       puts(line);
@@ -893,12 +893,12 @@ static int run_main(int argc, char **argv) {
   sigdelset(&orig, SIGHUP);
   int rc = ex_spawn_init(&orig);
   if (rc != 0) {
-    fprintf(stderr, "executor run: /dev/null: %s\n", strerror(-rc));
+    fprintf(stderr, "cfutures run: /dev/null: %s\n", strerror(-rc));
     return 1;
   }
   pthread_t sigthread;
   if (pthread_create(&sigthread, NULL, signal_main, NULL) != 0) {
-    fputs("executor run: cannot start the signal thread\n", stderr);
+    fputs("cfutures run: cannot start the signal thread\n", stderr);
     return 1;
   }
   pthread_detach(sigthread);
@@ -909,7 +909,7 @@ static int run_main(int argc, char **argv) {
   if (g.joblog != NULL) {
     g.log = fopen(g.joblog, g.resume ? "ae" : "we");
     if (g.log == NULL) {
-      fprintf(stderr, "executor run: %s: %s\n", g.joblog, strerror(errno));
+      fprintf(stderr, "cfutures run: %s: %s\n", g.joblog, strerror(errno));
       return 1;
     }
     if (ftell(g.log) == 0)
@@ -927,12 +927,12 @@ static int run_main(int argc, char **argv) {
   cf_executor *pool;
   rc = cf_thread_pool_new(&po, &pool);
   if (rc != 0) {
-    fprintf(stderr, "executor run: thread pool: %s\n", cf_strerror(rc));
+    fprintf(stderr, "cfutures run: thread pool: %s\n", cf_strerror(rc));
     return 1;
   }
   rc = ex_pool_prestart(pool, (int)g.nworkers);
   if (rc != 0) {
-    fprintf(stderr, "executor run: thread pool: %s\n", cf_strerror(rc));
+    fprintf(stderr, "cfutures run: thread pool: %s\n", cf_strerror(rc));
     cf_executor_free(pool);
     return 1;
   }
@@ -954,7 +954,7 @@ static int run_main(int argc, char **argv) {
     cf_future *f;
     rc = cf_submit(pool, job_task, j, &f);
     if (rc != 0) {
-      fprintf(stderr, "executor run: cannot submit job %zu: %s\n", j->seq,
+      fprintf(stderr, "cfutures run: cannot submit job %zu: %s\n", j->seq,
               cf_strerror(rc));
       pthread_mutex_lock(&g.mu);
       j->skipped = j->finished = 1;
@@ -986,12 +986,12 @@ static int run_main(int argc, char **argv) {
   size_t notrun = g.ntorun - g.ndone;
   if (signo != 0)
     fprintf(stderr,
-            "executor: stopped by %s: %zu jobs ran (%zu succeeded, %zu "
+            "cfutures: stopped by %s: %zu jobs ran (%zu succeeded, %zu "
             "failed), %zu not run\n",
             strsignal(signo), g.ndone, g.nsucceeded, g.nfailed, notrun);
   else if (g.halted)
     fprintf(stderr,
-            "executor: halted: %zu jobs ran (%zu succeeded, %zu failed), %zu "
+            "cfutures: halted: %zu jobs ran (%zu succeeded, %zu failed), %zu "
             "not run\n",
             g.ndone, g.nsucceeded, g.nfailed, notrun);
   if (g.log != NULL)

@@ -121,8 +121,8 @@ int ex_spawn_wait(char *const argv[], int capture, double timeout,
   memset(p, 0, sizeof *p);
   int outfd = -1, errfd = -1, rc = 0;
   if (capture) {
-    outfd = memfd_create("executor-stdout", MFD_CLOEXEC);
-    errfd = memfd_create("executor-stderr", MFD_CLOEXEC);
+    outfd = memfd_create("cfutures-stdout", MFD_CLOEXEC);
+    errfd = memfd_create("cfutures-stderr", MFD_CLOEXEC);
     if (outfd < 0 || errfd < 0) {
       rc = -errno;
       goto out;
@@ -148,7 +148,7 @@ int ex_spawn_wait(char *const argv[], int capture, double timeout,
     p->exitval = err == ENOENT ? 127 : 126;
     if (capture) {
       char eb[128];
-      ex_buf_printf(&p->err, "executor: %s: %s\n", argv[0],
+      ex_buf_printf(&p->err, "cfutures: %s: %s\n", argv[0],
                     strerror_r(err, eb, sizeof eb));
     }
     goto out;

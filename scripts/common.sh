@@ -3,12 +3,12 @@
 # Sourced by scripts/demo, scripts/check and .ci/run: the Debian packages the
 # build uses, and a function that installs the ones that are missing.
 
-# Needed to build the library, the executor and the tests.
+# Needed to build the library, the cfutures program and the tests.
 CF_PACKAGES_BUILD="build-essential cmake pkg-config check"
 # Optional: each enables one part and is skipped when absent -- the libuv
 # and libevent bridge adapters (and their tests and examples), the MPI pool
 # (Open MPI; its tests run under mpirun), the API reference, and the
-# executor tests' checks of JSON and SVG output.
+# cfutures program tests' checks of JSON and SVG output.
 CF_PACKAGES_OPTIONAL="libuv1-dev libevent-dev openmpi-bin libopenmpi-dev
   doxygen python3 libxml2-utils"
 # Optional, for the benchmarks' peers only.

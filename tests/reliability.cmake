@@ -46,10 +46,11 @@ add_test(NAME fuzz_wire_replay
          COMMAND fuzz_wire_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/wire)
 set_tests_properties(fuzz_wire_replay PROPERTIES LABELS unit TIMEOUT 300)
 
-# The security suite runs the executor program when it is built.
+# The security suite runs the cfutures program when it is built.
 if(CF_BUILD_EXECUTOR AND EXISTS ${PROJECT_SOURCE_DIR}/executor/CMakeLists.txt)
   target_compile_definitions(cf_tests PRIVATE
-                             CF_TEST_EXECUTOR="$<TARGET_FILE:executor>")
+                             CF_TEST_CLI="$<TARGET_FILE:cfutures_cli>")
+  add_dependencies(cf_tests cfutures_cli)
 endif()
 
 # -DCF_FUZZ=ON with clang: the libFuzzer build of the same target

@@ -9,7 +9,7 @@
  *  - Nothing appears under /dev/shm, and the shared-memory descriptors are
  *    anonymous memfds, sealed against growth by the other side, and not
  *    open to other users (row 34).
- *  - The executor program hands job arguments to no shell and takes no
+ *  - The cfutures program hands job arguments to no shell and takes no
  *    environment from its input (rows 35, 36), for the shapes that
  *    tests/executor/run_security.sh does not try: a leading dash, embedded
  *    newlines through -0, a 1 MiB argument, and NAME=value records. */
@@ -30,7 +30,7 @@
 
 extern char **environ;
 
-#ifdef CF_TEST_EXECUTOR
+#ifdef CF_TEST_CLI
 /* Runs argv with stdin from in (len bytes, may be NULL) and returns its
  * stdout (malloc'd, NUL-terminated) and exit status. */
 static char *run_capture(char *const argv[], const char *in, size_t inlen,
@@ -319,10 +319,10 @@ START_TEST(test_shared_memory_is_anonymous_and_private) {
 }
 END_TEST
 
-/* The executor program ----------------------------------------------- */
+/* The cfutures program ----------------------------------------------- */
 
-#ifdef CF_TEST_EXECUTOR
-START_TEST(test_executor_arguments_stay_literal) {
+#ifdef CF_TEST_CLI
+START_TEST(test_cli_arguments_stay_literal) {
   char dir[] = "/tmp/cf_sec_XXXXXX";
   ck_assert_ptr_nonnull(mkdtemp(dir));
   char pwned[64];
@@ -340,7 +340,7 @@ START_TEST(test_executor_arguments_stay_literal) {
   memset(in + n, 'A', bigl);
   in[n + bigl] = '\0';
   size_t inlen = (size_t)n + bigl + 1;
-  char *argv[] = {CF_TEST_EXECUTOR,  "run",  "-k", "-0", "-j", "2",
+  char *argv[] = {CF_TEST_CLI,       "run",  "-k", "-0", "-j", "2",
                   "/usr/bin/printf", "[%s]", NULL};
   int st;
   char *out = run_capture(argv, in, inlen, &st);
@@ -358,7 +358,7 @@ START_TEST(test_executor_arguments_stay_literal) {
    * gets them as $0 and its environment does not change. */
   const char *lines = "LD_PRELOAD=/nonexistent/evil.so\nLD_LIBRARY_PATH=/x\n";
   char *argv3[] = {
-      CF_TEST_EXECUTOR,
+      CF_TEST_CLI,
       "run",
       "-k",
       "/bin/sh",
@@ -390,8 +390,8 @@ Suite *cf_security_suite(void) {
   tcase_add_test(tc, test_no_descriptor_leaks_into_spawned_children);
   tcase_add_test(tc, test_worker_keeps_only_its_own_descriptors);
   tcase_add_test(tc, test_shared_memory_is_anonymous_and_private);
-#ifdef CF_TEST_EXECUTOR
-  tcase_add_test(tc, test_executor_arguments_stay_literal);
+#ifdef CF_TEST_CLI
+  tcase_add_test(tc, test_cli_arguments_stay_literal);
 #endif
   suite_add_tcase(s, tc);
   return s;

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# executor bench: the table, CSV, JSON and a well-formed SVG.
+# cfutures bench: the table, CSV, JSON and a well-formed SVG.
 . "$(dirname "$0")/common.inc"
 
 expect_status 0 "$E" bench --workers 1,2 --repeat 2 --tasks 40 cpu
@@ -48,12 +48,12 @@ if command -v xmllint >/dev/null; then
 fi
 
 expect_status 0 "$E" bench --workers 1,2 --repeat 1 --tasks 10 noop
-expect_status 2 "$E" bench --workers 0
-expect_status 2 "$E" bench --workers 1,x
-expect_status 2 "$E" bench --repeat 0
-expect_status 2 "$E" bench --tasks -5
-expect_status 2 "$E" bench --kind fiber
-expect_status 2 "$E" bench nosuchworkload
-expect_status 2 "$E" bench --csv --json
+expect_status 255 "$E" bench --workers 0
+expect_status 255 "$E" bench --workers 1,x
+expect_status 255 "$E" bench --repeat 0
+expect_status 255 "$E" bench --tasks -5
+expect_status 255 "$E" bench --kind fiber
+expect_status 255 "$E" bench nosuchworkload
+expect_status 255 "$E" bench --csv --json
 expect_status 0 "$E" bench --help
 echo ok

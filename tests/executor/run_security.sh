@@ -25,8 +25,8 @@ echo 'LD_PRELOAD=/nonexistent/evil.so' | "$E" run sh -c 'echo "[$0] ${LD_PRELOAD
   fail "LD_PRELOAD line"
 expect_eq "LD_PRELOAD from input" "[LD_PRELOAD=/nonexistent/evil.so] unset" "$(cat out)"
 
-# Jobs see the descriptors executor inherited and none of its own (all of
-# executor's are close-on-exec): the same set as ls run directly.
+# Jobs see the descriptors cfutures inherited and none of its own (all of
+# the program's are close-on-exec): the same set as ls run directly.
 expect_status 0 "$E" run ls /proc/self/fd/{} ::: ''
 expect_eq "descriptors" "$(ls /proc/self/fd/ | sort -n | tr '\n' ' ')" "$(sort -n out | tr '\n' ' ')"
 echo ok

@@ -28,8 +28,10 @@ soname=$(readelf -d "$libdir/libcfutures.so" | sed -n 's/.*SONAME.*\[\(.*\)\].*/
   { echo "unexpected SONAME '$soname' (want libcfutures.so.$abi)"; exit 1; }
 test -f "$libdir/$soname"
 test -f "$libdir/cmake/cfutures/cfuturesConfig.cmake"
-if [ -f "$build/executor/executor" ]; then
-  test -x "$prefix/bin/executor"
+if [ -f "$build/executor/cfutures" ]; then
+  test -x "$prefix/bin/cfutures"
+  [ "$("$prefix/bin/cfutures" --version)" = "cfutures $version" ]
+  test ! -e "$prefix/bin/executor"
 fi
 
 echo "== pkg-config"
