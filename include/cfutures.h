@@ -471,9 +471,11 @@ CF_EXTERN int cf_as_completed_new(cf_future *const *fs, size_t n,
 /**
  * Gives the next future to complete. *out receives a reference the caller
  * releases. Returns 0, CF_EOF once every future has been yielded,
- * CF_ETIMEDOUT when the deadline passed (cf_as_completed_remaining says how
- * many are unfinished; a later call may still yield them if they finish),
- * CF_EINVAL. Blocks. One thread at a time per iterator.
+ * CF_ETIMEDOUT when the deadline passed and none of the futures not yet
+ * yielded is done (cf_as_completed_remaining says how many are left; a
+ * later call yields each that is done by the time of that call, even one
+ * whose other done callbacks are still running), CF_EINVAL. Blocks until
+ * the deadline. One thread at a time per iterator.
  */
 CF_EXTERN int cf_as_completed_next(cf_as_completed *it, cf_future **out);
 

@@ -7,6 +7,13 @@
  * fires while the owner frees it -- and that last drop also releases the
  * futures never yielded, once no node can still queue one.
  *
+ * A future's done state is published before its callbacks run, and a
+ * slow callback added before our node delays the node. So once the
+ * deadline has passed, next also scans the registered futures for one that
+ * is done and yields it ahead of its node, which then finds it YIELDED and
+ * queues nothing. Before the deadline the ring alone is read: a scan on
+ * every call would make an iteration quadratic.
+ *
  * LOCKING. it->mu guards the ready ring (n slots: each distinct future
  * enters it at most once), the counts and the per-future states. It is
  * taken before a future's stripe lock (registering, unregistering), never
@@ -71,8 +78,10 @@ static void node_fired(cf_future *f, void *userdata) {
   struct slot *slot = userdata;
   cf_as_completed *it = slot->it;
   pthread_mutex_lock(&it->mu);
-  push_locked(it, slot->index, FIRED);
-  pthread_cond_signal(&it->cv);
+  if (it->state[slot->index] == REGISTERED) { /* else yielded by a scan */
+    push_locked(it, slot->index, FIRED);
+    pthread_cond_signal(&it->cv);
+  }
   pthread_mutex_unlock(&it->mu);
   it_unref(it);
 }
@@ -133,10 +142,21 @@ int cf_as_completed_new(cf_future *const *fs, size_t n, double timeout,
   return 0;
 }
 
+/* A registered future already done whose node has not fired yet, or
+ * SIZE_MAX. Its node is detached from the future (done futures hold no
+ * callbacks), so it will fire; node_fired skips it once YIELDED. */
+static size_t scan_done_locked(const cf_as_completed *it) {
+  for (size_t i = 0; i < it->nfutures; i++)
+    if (it->state[i] == REGISTERED && cf__done(it->futures[i]))
+      return i;
+  return SIZE_MAX;
+}
+
 int cf_as_completed_next(cf_as_completed *it, cf_future **out) {
   if (it == NULL || out == NULL)
     return CF_EINVAL;
   pthread_mutex_lock(&it->mu);
+  size_t i = SIZE_MAX;
   while (it->count == 0) {
     if (it->remaining == 0) {
       pthread_mutex_unlock(&it->mu);
@@ -144,15 +164,21 @@ int cf_as_completed_next(cf_as_completed *it, cf_future **out) {
     }
     if (cf__cond_wait_until(&it->cv, &it->mu, it->deadline) == CF_ETIMEDOUT &&
         it->count == 0) {
-      pthread_mutex_unlock(&it->mu);
-      return CF_ETIMEDOUT;
+      i = scan_done_locked(it);
+      if (i == SIZE_MAX) {
+        pthread_mutex_unlock(&it->mu);
+        return CF_ETIMEDOUT;
+      }
+      break;
     }
   }
-  size_t i = it->ready[it->head];
+  if (i == SIZE_MAX) {
+    i = it->ready[it->head];
+    it->head = (it->head + 1) % it->cap;
+    it->count--;
+  }
   cf_future *f = it->futures[i];
   it->state[i] = YIELDED;
-  it->head = (it->head + 1) % it->cap;
-  it->count--;
   it->remaining--;
   pthread_mutex_unlock(&it->mu);
   *out = f; /* the iterator's reference becomes the caller's */

@@ -196,6 +196,54 @@ START_TEST(test_timeout_reports_remaining) {
 }
 END_TEST
 
+static void slow_callback(cf_future *f, void *gate) {
+  (void)f;
+  cf_test_gate_pass(gate);
+}
+
+typedef struct {
+  cf_future *f;
+  pthread_t tid;
+} completer;
+
+static void *completer_main(void *p) {
+  completer *c = p;
+  cf_future_set_result(c->f, NULL); /* runs the callbacks here */
+  return NULL;
+}
+
+/* A future done before the call is yielded after the deadline even while
+ * a done callback added before the iterator's own still runs, and only
+ * once: its late node queues nothing. */
+START_TEST(test_after_deadline_yields_done_with_slow_callback) {
+  cf_test_gate gate;
+  cf_test_gate_init(&gate);
+  cf_future *fs[2] = {pending(), pending()};
+  ck_assert_int_eq(cf_future_on_done(fs[0], slow_callback, &gate), 0);
+  cf_as_completed *it = iter(fs, 2, 0.05);
+  completer c = {fs[0], 0};
+  ck_assert_int_eq(pthread_create(&c.tid, NULL, completer_main, &c), 0);
+  ck_assert(cf_test_gate_wait_arrivals(&gate, 1, cf_test_scale(5)));
+  ck_assert(cf_future_done(fs[0]));
+  cf_future *f = next_ok(it);
+  ck_assert_ptr_eq(f, fs[0]);
+  cf_future_release(f);
+  ck_assert_uint_eq(cf_as_completed_remaining(it), 1);
+  ck_assert_int_eq(cf_as_completed_next(it, &f), CF_ETIMEDOUT);
+  cf_test_gate_open(&gate);
+  pthread_join(c.tid, NULL);
+  cf_future_set_result(fs[1], NULL);
+  f = next_ok(it);
+  ck_assert_ptr_eq(f, fs[1]);
+  cf_future_release(f);
+  ck_assert_int_eq(cf_as_completed_next(it, &f), CF_EOF);
+  cf_as_completed_free(it);
+  for (int i = 0; i < 2; i++)
+    cf_future_release(fs[i]);
+  cf_test_gate_destroy(&gate);
+}
+END_TEST
+
 /* The iterator holds its own references: the caller may drop its own. */
 START_TEST(test_holds_references) {
   cf_future *a = pending(), *b = pending();
@@ -257,6 +305,7 @@ Suite *cf_as_completed_suite(void) {
   tcase_add_test(tc, test_failed_and_cancelled_are_yielded);
   tcase_add_test(tc, test_timeout_reports_remaining);
   tcase_add_test(tc, test_holds_references);
+  tcase_add_test(tc, test_after_deadline_yields_done_with_slow_callback);
   suite_add_tcase(s, tc);
   tc = tcase_create("pool");
   cf_test_tcase_timeout(tc, 30);
