@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * The event-loop bridge: Python's loop.run_in_executor and
- * asyncio.wrap_future for C event loops.
+/**
+ * @file cfutures/bridge.h
+ * @brief The event-loop bridge: Python's loop.run_in_executor and
+ * asyncio.wrap_future for C event loops (see @ref bridge).
+ */
+/**
+ * @defgroup bridge Event-loop bridge
+ * @brief Python's loop.run_in_executor and asyncio.wrap_future for C event
+ * loops: completions delivered on the loop's thread, one wake per burst.
  *
  * A bridge is a completion channel owned by one event-loop thread. Work is
  * submitted through it (or any future is watched through it); when the
@@ -11,10 +17,11 @@
  * the descriptor only when the completion list was empty, so a burst of
  * completions costs the loop one wake, not one per task.
  *
- * Ready-made adapters: cfutures/uv.h (libuv, library cfutures_uv) and
- * cfutures/event.h (libevent, library cfutures_event). A plain epoll loop
- * needs no adapter:
+ * Ready-made adapters (@ref adapters): cfutures/uv.h (libuv, library
+ * cfutures_uv) and cfutures/event.h (libevent, library cfutures_event). A
+ * plain epoll loop needs no adapter:
  *
+ * @code
  *   cf_bridge *b;
  *   cf_bridge_new(&b);
  *   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = b};
@@ -26,18 +33,22 @@
  *     cf_bridge_dispatch(b, 64, NULL); // readable, or a deadline passed
  *   }
  *   cf_bridge_free(b);
+ * @endcode
  *
  * with
  *
+ * @code
  *   static void on_done(cf_future *f, int status, void *ctx) {
  *     void *v;
  *     if (status == 0 && cf_future_result(f, 0, &v) == 0)
  *       ... use v, on the loop thread ...
  *   }
+ * @endcode
  *
  * Dispatching when the descriptor is not readable is harmless (it runs what
  * is ready, possibly nothing), so a loop may call cf_bridge_dispatch on
  * every iteration instead of testing which descriptor woke it.
+ * @{
  */
 #ifndef CFUTURES_BRIDGE_H
 #define CFUTURES_BRIDGE_H
@@ -48,6 +59,7 @@
 extern "C" {
 #endif
 
+/** A completion channel owned by one event-loop thread (opaque). */
 typedef struct cf_bridge cf_bridge;
 
 /**
@@ -70,6 +82,10 @@ typedef struct cf_bridge cf_bridge;
  * watch again through the same bridge, cancel futures, and close or free
  * the bridge (the rest of the batch is then delivered as cf_bridge_close
  * describes).
+ *
+ * @param f The future (borrowed).
+ * @param status 0, CF_ETIMEDOUT or CF_ECANCELED, as above.
+ * @param userdata The pointer given with the watch.
  */
 typedef void (*cf_bridge_fn)(cf_future *f, int status, void *userdata);
 
@@ -78,39 +94,60 @@ typedef void (*cf_bridge_fn)(cf_future *f, int status, void *userdata);
  * missing), non-blocking and close-on-exec. *out receives the bridge,
  * which is not yet bound to a thread: the first thread to call
  * cf_bridge_dispatch (or cf_bridge_bind_thread) becomes its loop thread.
- * Returns 0, CF_EINVAL (out NULL), CF_ENOMEM, CF_EMFILE (no descriptor
- * left). Never blocks. Any thread.
+ *
+ * @param[out] out Receives the bridge, freed with cf_bridge_free.
+ * @return 0, CF_EINVAL (out NULL), CF_ENOMEM, CF_EMFILE (no descriptor
+ *         left).
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN int cf_bridge_new(cf_bridge **out);
 
 /**
  * The descriptor to poll for readability (EPOLLIN, UV_READABLE, EV_READ).
  * It stays owned by the bridge: do not read, write or close it. It stays
- * open until cf_bridge_free. Returns the descriptor, or CF_EINVAL for NULL.
- * Never blocks. Any thread.
+ * open until cf_bridge_free.
+ *
+ * @param b The bridge.
+ * @return The descriptor, or CF_EINVAL for NULL.
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN int cf_bridge_fd(const cf_bridge *b);
 
 /**
  * Makes the calling thread the bridge's loop thread (hand-over from the
  * thread that first dispatched is allowed, but not while that thread is
- * inside cf_bridge_dispatch). Returns 0 or CF_EINVAL (NULL). Never blocks.
+ * inside cf_bridge_dispatch).
+ *
+ * @param b The bridge.
+ * @return 0 or CF_EINVAL (NULL).
+ * @threads Never blocks. The thread that becomes the loop thread.
  */
 CF_EXTERN int cf_bridge_bind_thread(cf_bridge *b);
 
 /**
  * Submits fn(arg) to executor with cf_submit and calls on_done(future, 0,
  * userdata) on the loop thread once it is done (loop.run_in_executor).
- * *out, if out is not NULL, receives one reference to the future (to
- * cancel it, for instance: on_done then receives a cancelled future); the
- * bridge holds its own reference until on_done has run. Returns 0,
- * CF_EINVAL (b, executor, fn or on_done NULL), CF_ESTATE (the bridge is
- * closed), CF_ENOMEM, or any error of cf_submit (CF_ESHUTDOWN, CF_EBROKEN,
- * CF_EAGAIN, CF_EINVAL for a process pool). On error on_done never runs;
- * if the task was queued before the watch failed (the bridge closed
- * meanwhile, or memory ran out), it is cancelled, or asked to stop with
- * cf_future_request_cancel if it already runs. Blocks only where
- * cf_submit blocks (a full bounded queue). Any thread.
+ * The bridge holds its own reference to the future until on_done has run.
+ * On error on_done never runs; if the task was queued before the watch
+ * failed (the bridge closed meanwhile, or memory ran out), it is
+ * cancelled, or asked to stop with cf_future_request_cancel if it already
+ * runs.
+ *
+ * @param b The bridge.
+ * @param executor The executor the task runs on (a thread pool).
+ * @param fn The task.
+ * @param arg Passed to fn.
+ * @param on_done Run on the loop thread once the task is done.
+ * @param userdata Passed to on_done.
+ * @param[out] out If not NULL, receives one reference to the future (to
+ *                 cancel it, for instance: on_done then receives a
+ *                 cancelled future).
+ * @return 0, CF_EINVAL (b, executor, fn or on_done NULL), CF_ESTATE (the
+ *         bridge is closed), CF_ENOMEM, or any error of cf_submit
+ *         (CF_ESHUTDOWN, CF_EBROKEN, CF_EAGAIN, CF_EINVAL for a process
+ *         pool).
+ * @threads Blocks only where cf_submit blocks (a full bounded queue). Any
+ *          thread.
  */
 CF_EXTERN int cf_bridge_submit(cf_bridge *b, cf_executor *executor, cf_fn fn,
                                void *arg, cf_bridge_fn on_done, void *userdata,
@@ -123,12 +160,18 @@ CF_EXTERN int cf_bridge_submit(cf_bridge *b, cf_executor *executor, cf_fn fn,
  * next dispatch if f is done already). The bridge holds a reference to f
  * until on_done has run; the caller keeps its own. Watching one future
  * several times (through one or several bridges) delivers each watch once.
- * Returns 0, CF_EINVAL (b, f or on_done NULL), CF_ESTATE (the bridge is
- * closed), CF_ENOMEM. Never blocks. Any thread.
  *
  * A future made by cf_future_new that is never completed keeps the
  * watch's record and the bridge's memory (not its descriptor) alive after
  * cf_bridge_free: complete or cancel such futures.
+ *
+ * @param b The bridge.
+ * @param f The future to watch (the caller keeps its reference).
+ * @param on_done Run on the loop thread once f is done.
+ * @param userdata Passed to on_done.
+ * @return 0, CF_EINVAL (b, f or on_done NULL), CF_ESTATE (the bridge is
+ *         closed), CF_ENOMEM.
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN int cf_bridge_watch(cf_bridge *b, cf_future *f, cf_bridge_fn on_done,
                               void *userdata);
@@ -142,18 +185,29 @@ CF_EXTERN int cf_bridge_watch(cf_bridge *b, cf_future *f, cf_bridge_fn on_done,
  * keeps a deadline heap that cf_bridge_dispatch checks, and
  * cf_bridge_next_timeout_ms tells the loop how long it may sleep; adding a
  * watch whose deadline comes before every other makes the descriptor
- * readable, so a loop that is asleep recomputes its timeout. Returns as
- * cf_bridge_watch, and CF_EINVAL for a NaN timeout. Never blocks. Any
- * thread.
+ * readable, so a loop that is asleep recomputes its timeout.
+ *
+ * @param b The bridge.
+ * @param f The future to watch (the caller keeps its reference).
+ * @param timeout Seconds from now; negative = none.
+ * @param on_done Run on the loop thread once f is done or the timeout
+ *                passed.
+ * @param userdata Passed to on_done.
+ * @return As cf_bridge_watch, and CF_EINVAL for a NaN timeout.
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN int cf_bridge_watch_timeout(cf_bridge *b, cf_future *f,
                                       double timeout, cf_bridge_fn on_done,
                                       void *userdata);
 
 /**
- * Milliseconds until the earliest watch deadline (rounded up), 0 if one
- * has passed, -1 if there is none -- the timeout argument for epoll_wait
- * or poll. CF_EINVAL for NULL. Never blocks. Any thread.
+ * Milliseconds until the earliest watch deadline (rounded up): the
+ * timeout argument for epoll_wait or poll.
+ *
+ * @param b The bridge.
+ * @return The milliseconds, 0 if a deadline has passed, -1 if there is
+ *         none; CF_EINVAL for NULL.
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN int cf_bridge_next_timeout_ms(cf_bridge *b);
 
@@ -164,21 +218,29 @@ CF_EXTERN int cf_bridge_next_timeout_ms(cf_bridge *b);
  * cf_bridge_next_timeout_ms timeout has passed. At most max callbacks run
  * (0 = every completion ready when the call starts, not those that arrive
  * during it), so a flood cannot starve the loop: if completions remain,
- * the descriptor is left readable and the loop comes back. *ran, if not
- * NULL, receives the number of callbacks run.
+ * the descriptor is left readable and the loop comes back.
  *
  * The first thread to dispatch becomes the loop thread (unless
- * cf_bridge_bind_thread chose one). Returns 0; CF_EINVAL (b NULL, or
- * called from a thread that is not the loop thread: nothing runs);
- * CF_EBUSY (called from inside one of the bridge's callbacks: nothing
- * runs); CF_ESTATE (the bridge is closed). Never blocks (except in
- * callbacks).
+ * cf_bridge_bind_thread chose one).
+ *
+ * @param b The bridge.
+ * @param max Most callbacks to run; 0 = every completion ready when the
+ *            call starts.
+ * @param[out] ran If not NULL, receives the number of callbacks run.
+ * @return 0; CF_EINVAL (b NULL, or called from a thread that is not the
+ *         loop thread: nothing runs); CF_EBUSY (called from inside one of
+ *         the bridge's callbacks: nothing runs); CF_ESTATE (the bridge is
+ *         closed).
+ * @threads Never blocks (except in callbacks). Loop thread only.
  */
 CF_EXTERN int cf_bridge_dispatch(cf_bridge *b, size_t max, size_t *ran);
 
 /**
  * How many watches (submits included) have not had their callback run.
- * 0 for NULL. Never blocks. Any thread.
+ *
+ * @param b The bridge.
+ * @return The count; 0 for NULL.
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN size_t cf_bridge_pending(cf_bridge *b);
 
@@ -193,9 +255,12 @@ CF_EXTERN size_t cf_bridge_pending(cf_bridge *b);
  * Called from inside a callback, the rest of the current batch is
  * delivered the same way. The descriptor stays open until cf_bridge_free,
  * and may stay readable: stop polling it once the bridge is closed (the
- * adapters do). Returns 0, CF_EINVAL (NULL, or a thread other
- * than the loop thread once one is bound), CF_ESTATE (already closed).
- * Never blocks (except in callbacks).
+ * adapters do).
+ *
+ * @param b The bridge.
+ * @return 0, CF_EINVAL (NULL, or a thread other than the loop thread once
+ *         one is bound), CF_ESTATE (already closed).
+ * @threads Never blocks (except in callbacks). Loop thread only.
  */
 CF_EXTERN int cf_bridge_close(cf_bridge *b);
 
@@ -203,11 +268,27 @@ CF_EXTERN int cf_bridge_close(cf_bridge *b);
  * Closes the bridge as cf_bridge_close does if that was not done, closes
  * its descriptor (stop polling it first) and drops the caller's handle;
  * the memory goes once no completion in flight can touch it. May be called
- * from inside a callback. Returns 0, CF_EINVAL (NULL, or a thread other
- * than the loop thread: nothing is freed). Never blocks (except in
- * callbacks).
+ * from inside a callback.
+ *
+ * @param b The bridge.
+ * @return 0, CF_EINVAL (NULL, or a thread other than the loop thread:
+ *         nothing is freed).
+ * @threads Never blocks (except in callbacks). Loop thread only.
  */
 CF_EXTERN int cf_bridge_free(cf_bridge *b);
+
+/** @} */
+
+/**
+ * @defgroup adapters Event-loop adapters
+ * @brief The bridge on libuv (@ref uv_adapter), libevent
+ * (@ref event_adapter) and epoll.
+ *
+ * Each adapter is its own library, so that the core depends on no event
+ * loop. An epoll (or poll, select) loop needs no adapter: it polls
+ * cf_bridge_fd(), sleeps at most cf_bridge_next_timeout_ms() and calls
+ * cf_bridge_dispatch() (the example in @ref bridge).
+ */
 
 #ifdef __cplusplus
 }

@@ -1,19 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * The bridge on a libevent loop (library cfutures_event, pkg-config
+/**
+ * @file cfutures/event.h
+ * @brief The bridge on a libevent loop (see @ref event_adapter).
+ */
+/**
+ * @defgroup event_adapter libevent adapter
+ * @ingroup adapters
+ * @brief The bridge on a libevent loop (library cfutures_event, pkg-config
  * libevent).
  *
+ * @code
  *   cf_event_bridge *eb;
  *   cf_event_bridge_new(base, &eb);                 // on the loop thread
  *   cf_bridge_submit(cf_event_bridge_get(eb), pool, work, arg, on_done,
  *                    ctx, NULL);
  *   event_base_dispatch(base);
  *   cf_event_bridge_free(eb);
+ * @endcode
  *
  * The adapter watches the bridge's descriptor with one persistent EV_READ
  * event and serves the bridge's deadlines (cf_bridge_watch_timeout) with
  * one timer event. The read event keeps event_base_dispatch running until
  * cf_event_bridge_free (or event_base_loopbreak / loopexit).
+ * @{
  */
 #ifndef CFUTURES_EVENT_H
 #define CFUTURES_EVENT_H
@@ -25,23 +34,39 @@ extern "C" {
 #endif
 
 struct event_base;
+/** A bridge served by a libevent base (opaque). */
 typedef struct cf_event_bridge cf_event_bridge;
 
 /**
  * Creates a bridge bound to the calling thread, which must be the one that
  * runs base, and adds its events to base. *out receives the adapter.
- * Returns 0, CF_EINVAL (base or out NULL), the errors of cf_bridge_new,
- * CF_ENOMEM (libevent could not make or add an event). Never blocks.
+ *
+ * @param base The libevent base, run by the calling thread.
+ * @param[out] out Receives the adapter, freed with cf_event_bridge_free.
+ * @return 0, CF_EINVAL (base or out NULL), the errors of cf_bridge_new,
+ *         CF_ENOMEM (libevent could not make or add an event).
+ * @threads Never blocks. The loop thread.
  */
 CF_EXTERN int cf_event_bridge_new(struct event_base *base,
                                   cf_event_bridge **out);
 
-/** The bridge to submit and watch through (NULL for NULL). Any thread. */
+/**
+ * The bridge to submit and watch through.
+ *
+ * @param eb The adapter.
+ * @return Its bridge (NULL for NULL), owned by the adapter.
+ * @threads Never blocks. Any thread.
+ */
 CF_EXTERN cf_bridge *cf_event_bridge_get(cf_event_bridge *eb);
 
 /**
  * Sets the most completion callbacks run per loop iteration (0 = every
- * completion ready; 256 by default). Returns 0 or CF_EINVAL. Loop thread.
+ * completion ready; 256 by default).
+ *
+ * @param eb The adapter.
+ * @param max Most callbacks per iteration; 0 = every completion ready.
+ * @return 0 or CF_EINVAL.
+ * @threads Never blocks. Loop thread.
  */
 CF_EXTERN int cf_event_bridge_set_max(cf_event_bridge *eb, size_t max);
 
@@ -49,12 +74,16 @@ CF_EXTERN int cf_event_bridge_set_max(cf_event_bridge *eb, size_t max);
  * Removes the adapter's events, closes and frees the bridge (every callback
  * not yet run runs now, with the status cf_bridge_close gives it) and frees
  * the adapter. May be called from inside a completion callback (the
- * adapter then goes once that dispatch returns). Returns 0, CF_EINVAL
- * (NULL; not the loop thread, and nothing is freed; or called again from a
- * callback that this free is delivering). Loop thread only.
- * Never blocks.
+ * adapter then goes once that dispatch returns).
+ *
+ * @param eb The adapter.
+ * @return 0, CF_EINVAL (NULL; not the loop thread, and nothing is freed; or
+ *         called again from a callback that this free is delivering).
+ * @threads Never blocks (except in callbacks). Loop thread only.
  */
 CF_EXTERN int cf_event_bridge_free(cf_event_bridge *eb);
+
+/** @} */
 
 #ifdef __cplusplus
 }

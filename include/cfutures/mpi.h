@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * cfutures/mpi.h: an executor whose workers are the ranks of an MPI job
- * (mpi4py.futures' MPICommExecutor, for C). Optional: built as its own
+/**
+ * @file cfutures/mpi.h
+ * @brief An executor whose workers are the ranks of an MPI job (see
+ * @ref mpi).
+ */
+/**
+ * @defgroup mpi MPI pool
+ * @brief An executor whose workers are the ranks of an MPI job
+ * (mpi4py.futures' MPICommExecutor, for C).
+ *
+ * Optional: built as its own
  * library (cfutures_mpi, pkg-config cfutures-mpi, CMake cfutures::cfutures_mpi)
  * where MPI is found. Include <mpi.h>-using code only where it is built.
  *
@@ -12,6 +20,7 @@
  * on the calling thread -- until the client shuts the pool down, and then
  * returns 0 with *out set to NULL:
  *
+ * @code
  *     cf_executor *ex;
  *     if (cf_mpi_pool_new(NULL, &ex) != 0) ...;
  *     if (ex != NULL) {            // rank 0: submit, wait, map ...
@@ -19,6 +28,7 @@
  *       cf_executor_free(ex);      // every serving rank returns now
  *     }
  *     MPI_Finalize();
+ * @endcode
  *
  * Tasks are byte tasks (cf_bytes_fn, as on a process pool) and travel by
  * name: each must be registered, on every rank, with CF_TASK
@@ -65,6 +75,7 @@
  *
  * Byte order: ranks exchange native integers in message headers, so all
  * ranks of one pool must share the byte order (as they do on one cluster).
+ * @{
  */
 #ifndef CFUTURES_MPI_H
 #define CFUTURES_MPI_H
@@ -81,58 +92,71 @@ extern "C" {
  * defaults. Every rank passes its own copy: comm and root must agree,
  * the initializer and its bytes are each rank's own. */
 typedef struct cf_mpi_pool_options {
-  /* The ranks taking part (duplicated by the pool). Default
+  /** The ranks taking part (duplicated by the pool). Default
    * MPI_COMM_WORLD. */
   MPI_Comm comm;
-  /* The client rank. Default 0. */
+  /** The client rank. Default 0. */
   int root;
-  /* Most serving ranks used: the lowest-numbered ranks other than root;
+  /** Most serving ranks used: the lowest-numbered ranks other than root;
    * the others wait for the shutdown. 0 (default) = every other rank. */
   int max_workers;
-  /* Run on each serving rank before its first task (this rank's pointer:
+  /** Run on each serving rank before its first task (this rank's pointer:
    * it need not be registered). Non-zero breaks the pool. NULL = none. */
   cf_bytes_init_fn initializer;
-  /* Bytes handed to this rank's initializer (borrowed for the call). */
+  /** Bytes handed to this rank's initializer (borrowed for the call). */
   const void *initargs;
-  /* How many bytes initargs holds. */
+  /** How many bytes initargs holds. */
   size_t initargs_len;
-  /* Largest argument or result, in bytes: a larger argument fails
+  /** Largest argument or result, in bytes: a larger argument fails
    * cf_submit_bytes with CF_ETOOBIG, a larger result fails its future with
    * CF_ETOOBIG. Default 256 MiB; at most 1 GiB (MPI counts are int). */
   size_t max_payload;
-  /* Most tasks sent ahead to one rank. Default 8; 1 = one at a time. */
+  /** Most tasks sent ahead to one rank. Default 8; 1 = one at a time. */
   unsigned pipeline_depth;
-  /* Microseconds a manager or serving rank keeps polling (yielding the
+  /** Microseconds a manager or serving rank keeps polling (yielding the
    * CPU between looks) after its last message before it starts to sleep:
    * while tasks keep coming, nobody sleeps and misses one. Default 1000. */
   unsigned spin_us;
-  /* Longest sleep between two polls, in microseconds: the most a message
+  /** Longest sleep between two polls, in microseconds: the most a message
    * waits for an idle rank to notice it. Default 1000, at least 1. */
   unsigned poll_max_us;
 } cf_mpi_pool_options;
 
-/** Fills *opts with the defaults. NULL is a no-op. Does not need MPI to be
- * initialised. */
+/**
+ * Fills *opts with the defaults. NULL is a no-op. Does not need MPI to be
+ * initialised.
+ *
+ * @param[out] opts The options to fill.
+ * @threads Never blocks; any thread.
+ */
 CF_EXTERN void cf_mpi_pool_options_init(cf_mpi_pool_options *opts);
 
 /**
  * Collective over opts->comm: creates the pool on the root and serves it on
  * every other rank (see the top of this header). opts may be NULL for the
- * defaults. On the root: returns 0 and *out, a pool that cf_shutdown and
- * cf_executor_free end (which releases the serving ranks). On a serving
- * rank: blocks, running tasks, until the pool is shut down, then returns 0
- * with *out = NULL. Errors, the same on every rank (the ranks agree on
- * them before any serving starts): CF_EINVAL (out NULL on some rank, a
- * bad option, root out of range, fewer than 2 ranks, opts->comm
- * MPI_COMM_NULL -- this one is local), CF_ENOSYS (MPI initialised without
- * MPI_THREAD_MULTIPLE, or finalised), CF_ENOMEM, CF_EAGAIN (on the root
- * only: its manager thread could not start; the serving ranks are
- * released and return 0 with NULL), CF_EBROKEN (an MPI call failed; on a
- * serving rank, also when its link to the client failed while serving). Call
- * from one thread per rank.
+ * defaults.
+ *
+ * @param[in] opts This rank's options, or NULL for the defaults.
+ * @param[out] out On the root, receives the pool, which cf_shutdown and
+ *                 cf_executor_free end (which releases the serving ranks);
+ *                 on a serving rank, NULL once the pool is shut down.
+ * @return 0; errors, the same on every rank (the ranks agree on them before
+ *         any serving starts): CF_EINVAL (out NULL on some rank, a bad
+ *         option, root out of range, fewer than 2 ranks, opts->comm
+ *         MPI_COMM_NULL -- this one is local), CF_ENOSYS (MPI initialised
+ *         without MPI_THREAD_MULTIPLE, or finalised), CF_ENOMEM, CF_EAGAIN
+ *         (on the root only: its manager thread could not start; the serving
+ *         ranks are released and return 0 with NULL), CF_EBROKEN (an MPI
+ *         call failed; on a serving rank, also when its link to the client
+ *         failed while serving).
+ * @threads Collective: blocks until every rank has called it. On a serving
+ *          rank it blocks, running tasks, until the pool is shut down. Call
+ *          from one thread per rank.
  */
 CF_EXTERN int cf_mpi_pool_new(const cf_mpi_pool_options *opts,
                               cf_executor **out);
+
+/** @} */
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * cfutures/process_pool.h: the process pool executor (Python's
- * ProcessPoolExecutor) and the byte buffers its tasks speak.
+/**
+ * @file cfutures/process_pool.h
+ * @brief The process pool executor (Python's ProcessPoolExecutor) and the
+ * byte buffers its tasks speak (see @ref process_pool, @ref buffers and
+ * cf_map_bytes_new() in @ref map).
+ */
+/**
+ * @defgroup process_pool Process pool
+ * @brief Runs C functions on bytes in worker processes (Python's
+ * ProcessPoolExecutor).
  *
  * A process pool runs C functions on bytes in forked worker processes, so a
  * task that crashes, leaks or hangs cannot take the caller down. It hands
@@ -70,6 +77,12 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 /**
+ * @defgroup buffers Byte buffers
+ * @brief The growable byte buffer a byte task writes its result into.
+ * @{
+ */
+
+/**
  * A growable byte buffer: data[0..len) is filled, cap bytes are allocated.
  * The owner may read the fields, write into data[len..cap) and then raise
  * len, and lower len. Memory is managed only through the functions below:
@@ -79,41 +92,73 @@ extern "C" {
  * Not thread-safe: one owner at a time.
  */
 typedef struct cf_buffer {
-  unsigned char *data; /* the bytes; NULL while nothing is allocated */
-  size_t len;          /* bytes filled */
-  size_t cap;          /* bytes allocated */
+  unsigned char *data; /**< the bytes; NULL while nothing is allocated */
+  size_t len;          /**< bytes filled */
+  size_t cap;          /**< bytes allocated */
 } cf_buffer;
 
+/** An initializer for an empty cf_buffer: `cf_buffer b = CF_BUFFER_INIT;`. */
 #define CF_BUFFER_INIT                                                         \
   { NULL, 0, 0 }
 
-/** Makes *b an empty buffer. NULL is a no-op. */
+/**
+ * Makes *b an empty buffer. NULL is a no-op.
+ *
+ * @param[out] b The buffer.
+ * @threads Never blocks; one owner at a time.
+ */
 CF_EXTERN void cf_buffer_init(cf_buffer *b);
 
 /**
  * Makes room for at least n more bytes after len (cap >= len + n), so that
- * the caller may write them at data + len and then raise len. Returns 0,
- * CF_EINVAL (b NULL), CF_ENOMEM (b unchanged; also when len + n
- * overflows).
+ * the caller may write them at data + len and then raise len.
+ *
+ * @param b The buffer.
+ * @param n How many more bytes to make room for.
+ * @return 0, CF_EINVAL (b NULL), CF_ENOMEM (b unchanged; also when len + n
+ *         overflows).
+ * @threads Never blocks; one owner at a time.
  */
 CF_EXTERN int cf_buffer_reserve(cf_buffer *b, size_t n);
 
 /**
  * Appends n bytes copied from data (which may be NULL when n is 0).
- * Returns 0, CF_EINVAL (b NULL, or data NULL with n > 0), CF_ENOMEM (b
- * unchanged).
+ *
+ * @param b The buffer.
+ * @param[in] data The bytes to copy.
+ * @param n How many.
+ * @return 0, CF_EINVAL (b NULL, or data NULL with n > 0), CF_ENOMEM (b
+ *         unchanged).
+ * @threads Never blocks; one owner at a time.
  */
 CF_EXTERN int cf_buffer_append(cf_buffer *b, const void *data, size_t n);
 
-/** Sets len to 0 and keeps the memory for reuse. NULL is a no-op. */
+/**
+ * Sets len to 0 and keeps the memory for reuse. NULL is a no-op.
+ *
+ * @param b The buffer.
+ * @threads Never blocks; one owner at a time.
+ */
 CF_EXTERN void cf_buffer_clear(cf_buffer *b);
 
-/** Frees the memory and makes *b empty. NULL is a no-op. */
+/**
+ * Frees the memory and makes *b empty. NULL is a no-op.
+ *
+ * @param b The buffer.
+ * @threads Never blocks; one owner at a time.
+ */
 CF_EXTERN void cf_buffer_free(cf_buffer *b);
+
+/** @} */
 
 /* ------------------------------------------------------------------------ */
 /* The process pool                                                          */
 /* ------------------------------------------------------------------------ */
+
+/**
+ * @addtogroup process_pool
+ * @{
+ */
 
 /**
  * A task run in a worker process. in[0..len) is the submitted data
@@ -122,6 +167,11 @@ CF_EXTERN void cf_buffer_free(cf_buffer *b);
  * error code of its choosing (CF_ETASK when none fits; a positive return
  * becomes CF_ETASK); cf_task_set_message works inside a worker and its
  * message comes back on the future. On error, out is discarded.
+ *
+ * @param[in] in The submitted bytes (read-only, never NULL).
+ * @param len How many.
+ * @param[out] out The result buffer, empty on entry.
+ * @return 0, or a negative error code.
  */
 typedef int (*cf_bytes_fn)(const void *in, size_t len, cf_buffer *out);
 
@@ -129,6 +179,10 @@ typedef int (*cf_bytes_fn)(const void *in, size_t len, cf_buffer *out);
  * Initializer run once in each worker process before its first task, with
  * its own copy of the bytes given in the options. A non-zero return (or a
  * crash) breaks the pool: every pending and later task fails CF_EBROKEN.
+ *
+ * @param[in] arg This worker's copy of the options' initargs.
+ * @param len How many bytes.
+ * @return 0, or non-zero to break the pool.
  */
 typedef int (*cf_bytes_init_fn)(const void *arg, size_t len);
 
@@ -152,20 +206,27 @@ typedef int (*cf_bytes_init_fn)(const void *arg, size_t len);
  * cheaper worker start. Same requirements as CF_START_SPAWN.
  */
 typedef enum {
-  CF_START_FORK = 0,
-  CF_START_SPAWN = 1,
-  CF_START_FORKSERVER = 2
+  CF_START_FORK = 0,      /**< workers are forks of a fork of the caller */
+  CF_START_SPAWN = 1,     /**< the zygote and the workers are spawned */
+  CF_START_FORKSERVER = 2 /**< a spawned zygote forks the workers */
 } cf_start_method;
 
 /**
  * Sets the start method cf_process_pool_options_init puts in new options
  * (Python's multiprocessing.set_start_method); CF_START_FORK until then.
- * Returns 0 or CF_EINVAL (not a cf_start_method). Any thread; pools
- * already created keep theirs.
+ *
+ * @param method A cf_start_method.
+ * @return 0 or CF_EINVAL (not a cf_start_method).
+ * @threads Never blocks. Any thread; pools already created keep theirs.
  */
 CF_EXTERN int cf_set_start_method(int method);
 
-/** The start method cf_process_pool_options_init puts in new options. */
+/**
+ * The start method cf_process_pool_options_init puts in new options.
+ *
+ * @return A cf_start_method.
+ * @threads Never blocks; any thread.
+ */
 CF_EXTERN int cf_get_start_method(void);
 
 /**
@@ -178,51 +239,60 @@ CF_EXTERN int cf_get_start_method(void);
  * started that way: without the call, cf_process_pool_new refuses those
  * methods with CF_EINVAL rather than start a copy of the program that
  * would run its main() again.
+ *
+ * @return 0 in a process that no pool started; never returns in one that a
+ *         pool started.
+ * @threads Call from main(), before any other thread starts.
  */
 CF_EXTERN int cf_spawn_main(void);
 
 /** Options of cf_process_pool_new; cf_process_pool_options_init fills the
  * defaults. */
 typedef struct cf_process_pool_options {
-  /* Most worker processes, 1 to 4096. Default cf_cpu_count(). */
+  /** Most worker processes, 1 to 4096. Default cf_cpu_count(). */
   int max_workers;
-  /* Run in each worker before its first task; NULL = none. */
+  /** Run in each worker before its first task; NULL = none. */
   cf_bytes_init_fn initializer;
-  /* Bytes handed to the initializer: copied by cf_process_pool_new. */
+  /** Bytes handed to the initializer: copied by cf_process_pool_new. */
   const void *initargs;
-  /* How many bytes initargs holds. */
+  /** How many bytes initargs holds. */
   size_t initargs_len;
-  /* A worker is replaced after running this many tasks; 0 = never. */
+  /** A worker is replaced after running this many tasks; 0 = never. */
   unsigned max_tasks_per_child;
-  /* Default timeout of each task, in seconds, counted from when the task
+  /** Default timeout of each task, in seconds, counted from when the task
    * starts in its worker; when it passes the worker is killed and the task
    * fails CF_ETIMEDOUT. Negative (default) = none; NaN or 0 is invalid. */
   double task_timeout;
-  /* A worker whose resident memory is above this many bytes after a task
+  /** A worker whose resident memory is above this many bytes after a task
    * is retired and replaced (the task's result is still delivered).
    * 0 (default) = no limit. */
   size_t max_worker_rss;
-  /* Largest argument or result, in bytes. An argument above it fails
+  /** Largest argument or result, in bytes. An argument above it fails
    * cf_submit_bytes with CF_ETOOBIG; a result above it fails its future
    * with CF_ETOOBIG. Default 1 GiB; at most 1 TiB. */
   size_t max_payload;
-  /* Payloads of more than this many bytes go through shared memory
+  /** Payloads of more than this many bytes go through shared memory
    * instead of the worker's socket. Default 64 KiB; SIZE_MAX = never. */
   size_t shm_threshold;
-  /* How many times a task that killed its worker is run again before it
+  /** How many times a task that killed its worker is run again before it
    * fails with CF_EWORKER. Default 0 (never retried). */
   unsigned crash_retries;
-  /* Most tasks sent ahead to one worker, so small tasks do not wait for a
+  /** Most tasks sent ahead to one worker, so small tasks do not wait for a
    * round trip each. Default 64; 1 = one task at a time. */
   unsigned pipeline_depth;
-  /* A cf_start_method. Default cf_get_start_method() (CF_START_FORK). With
+  /** A cf_start_method. Default cf_get_start_method() (CF_START_FORK). With
    * CF_START_SPAWN or CF_START_FORKSERVER every task and the initializer
    * must be registered by name (cf_submit_bytes of an unregistered
    * function is CF_ENOENT; an unregistered initializer, CF_EINVAL). */
   int start_method;
 } cf_process_pool_options;
 
-/** Fills *opts with the defaults. NULL is a no-op. */
+/**
+ * Fills *opts with the defaults. NULL is a no-op.
+ *
+ * @param[out] opts The options to fill.
+ * @threads Never blocks; any thread.
+ */
 CF_EXTERN void cf_process_pool_options_init(cf_process_pool_options *opts);
 
 /**
@@ -230,12 +300,16 @@ CF_EXTERN void cf_process_pool_options_init(cf_process_pool_options *opts);
  * the program's other threads hold locks that a task would need) and asks
  * it for max_workers workers, which start in the background. opts may be
  * NULL for the defaults; it is copied, and so are the initializer's bytes.
- * Returns 0 and *out, or CF_EINVAL (out NULL, a bad option; a spawning
- * start method without cf_spawn_main, or with an unregistered
- * initializer), CF_ENOMEM,
- * CF_EMFILE (out of descriptors), CF_EAGAIN (fork, spawn or thread creation
- * failed). Nothing is left behind on error. Blocks only for the fork.
- * May be called from any thread; not from inside a worker process.
+ * Nothing is left behind on error.
+ *
+ * @param[in] opts The options, or NULL for the defaults; copied.
+ * @param[out] out Receives the pool, freed with cf_executor_free.
+ * @return 0 and *out, or CF_EINVAL (out NULL, a bad option; a spawning
+ *         start method without cf_spawn_main, or with an unregistered
+ *         initializer), CF_ENOMEM, CF_EMFILE (out of descriptors), CF_EAGAIN
+ *         (fork, spawn or thread creation failed).
+ * @threads Blocks only for the fork. May be called from any thread; not
+ *          from inside a worker process.
  */
 CF_EXTERN int cf_process_pool_new(const cf_process_pool_options *opts,
                                   cf_executor **out);
@@ -249,8 +323,19 @@ CF_EXTERN int cf_process_pool_new(const cf_process_pool_options *opts,
  * NULL, ex takes no byte tasks, data NULL with len > 0), CF_ETOOBIG (len
  * above max_payload), CF_ENOENT (fn is not registered and the executor's
  * workers are not forks of this process: a spawning start method, an MPI
- * pool), CF_ESHUTDOWN, CF_EBROKEN, CF_ENOMEM. Never blocks on the
- * workers. Any thread may call it.
+ * pool), CF_ESHUTDOWN, CF_EBROKEN, CF_ENOMEM.
+ *
+ * @param ex The executor: a process pool or an MPI pool.
+ * @param fn The task.
+ * @param[in] data The input bytes, copied (NULL allowed when len is 0).
+ * @param len How many.
+ * @param[out] out If not NULL, receives one reference to the future.
+ * @return 0, CF_EINVAL (ex or fn NULL, ex takes no byte tasks, data NULL
+ *         with len > 0), CF_ETOOBIG (len above max_payload), CF_ENOENT (fn is
+ *         not registered and the executor's workers are not forks of this
+ *         process: a spawning start method, an MPI pool), CF_ESHUTDOWN,
+ *         CF_EBROKEN, CF_ENOMEM.
+ * @threads Never blocks on the workers. Any thread may call it.
  */
 CF_EXTERN int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
                               size_t len, cf_future **out);
@@ -258,6 +343,16 @@ CF_EXTERN int cf_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
 /**
  * As cf_submit_bytes, with this task's timeout in seconds (negative = none,
  * overriding the pool's task_timeout; NaN or 0 is CF_EINVAL).
+ *
+ * @param ex The executor: a process pool or an MPI pool.
+ * @param fn The task.
+ * @param[in] data The input bytes, copied (NULL allowed when len is 0).
+ * @param len How many.
+ * @param timeout This task's timeout, counted from when it starts.
+ * @param[out] out If not NULL, receives one reference to the future.
+ * @return As cf_submit_bytes, and CF_EINVAL for a NaN or 0 timeout
+ *         (CF_ENOSYS for a positive one on an MPI pool).
+ * @threads Never blocks on the workers. Any thread may call it.
  */
 CF_EXTERN int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn,
                                       const void *data, size_t len,
@@ -272,10 +367,19 @@ CF_EXTERN int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn,
  * CF_ETIMEDOUT with cf_future_done true: its timeout killed it;
  * CF_ETOOBIG: the result was too large; CF_EBROKEN: the pool broke; or the
  * task's own code), CF_ECANCELED, CF_ETIMEDOUT (the wait's timeout passed
- * first), CF_EINVAL (f NULL, NaN, or f not a byte task's). Blocks.
+ * first), CF_EINVAL (f NULL, NaN, or f not a byte task's).
  *
  * cf_future_result on the same future gives a const cf_buffer * view of
  * the same bytes (cap is 0: it is not a buffer that may grow).
+ *
+ * @param f The future.
+ * @param timeout Seconds; negative waits forever, 0 polls.
+ * @param[out] data If not NULL, receives the result bytes.
+ * @param[out] len If not NULL, receives how many.
+ * @return 0, the task's error (CF_EWORKER, CF_ETIMEDOUT with
+ *         cf_future_done true, CF_ETOOBIG, CF_EBROKEN, or the task's own
+ *         code), CF_ECANCELED, CF_ETIMEDOUT, CF_EINVAL, as above.
+ * @threads Blocks; any thread.
  */
 CF_EXTERN int cf_future_bytes(cf_future *f, double timeout, const void **data,
                               size_t *len);
@@ -285,62 +389,98 @@ CF_EXTERN int cf_future_bytes(cf_future *f, double timeout, const void **data,
  * shuts the pool down: queued tasks are cancelled (CF_ECANCELED), tasks
  * that were running fail with CF_EWORKER and a message naming the signal
  * (or finish normally if they completed first). Later submits fail
- * CF_ESHUTDOWN. Blocks until every worker has been reaped. Returns 0,
- * CF_EINVAL (not a process pool), CF_EDEADLK (from a done callback running
- * on the pool's own thread: the workers are signalled but not waited for).
+ * CF_ESHUTDOWN.
+ *
+ * @param ex The process pool.
+ * @return 0, CF_EINVAL (not a process pool), CF_EDEADLK (from a done
+ *         callback running on the pool's own thread: the workers are
+ *         signalled but not waited for).
+ * @threads Blocks until every worker has been reaped. Any thread.
  */
 CF_EXTERN int cf_process_pool_terminate(cf_executor *ex);
 
-/** As cf_process_pool_terminate, with SIGKILL (kill_workers). */
+/**
+ * As cf_process_pool_terminate, with SIGKILL (kill_workers).
+ *
+ * @param ex The process pool.
+ * @return As cf_process_pool_terminate: 0, CF_EINVAL, CF_EDEADLK.
+ * @threads Blocks until every worker has been reaped. Any thread.
+ */
 CF_EXTERN int cf_process_pool_kill(cf_executor *ex);
 
 /**
- * The pids of the live workers: up to n of them are stored in pids;
- * returns how many are alive (which may be more than n), or CF_EINVAL.
- * For tests and monitoring. Never blocks for long.
+ * The pids of the live workers. For tests and monitoring.
+ *
+ * @param ex The process pool.
+ * @param[out] pids Receives up to n pids.
+ * @param n Room in pids.
+ * @return How many workers are alive (which may be more than n), or
+ *         CF_EINVAL.
+ * @threads Never blocks for long; any thread.
  */
 CF_EXTERN int cf_process_pool_pids(cf_executor *ex, int *pids, size_t n);
+
+/** @} */
 
 /* ------------------------------------------------------------------------ */
 /* map over bytes                                                            */
 /* ------------------------------------------------------------------------ */
 
+/**
+ * @addtogroup map
+ * @{
+ */
+
 /** One input item of cf_map_bytes_new: borrowed bytes. */
 typedef struct cf_bytes {
-  const void *data; /* may be NULL when len is 0 */
-  size_t len;       /* bytes at data */
+  const void *data; /**< may be NULL when len is 0 */
+  size_t len;       /**< bytes at data */
 } cf_bytes;
 
+/** A map over bytes in progress (opaque). */
 typedef struct cf_map_bytes cf_map_bytes;
 
 /** Options of cf_map_bytes_new; cf_map_bytes_options_init fills the
  * defaults. */
 typedef struct cf_map_bytes_options {
-  /* Items sent to a worker as one task (Python's chunksize): fewer round
+  /** Items sent to a worker as one task (Python's chunksize): fewer round
    * trips for small items. 0 or 1 = one task per item. With chunks, an
    * item's cf_task_set_message is not carried back (its code is), and a
    * task timeout applies to the whole chunk. */
   size_t chunksize;
-  /* Most chunks submitted and not yet consumed; 0 = 2 x max_workers
+  /** Most chunks submitted and not yet consumed; 0 = 2 x max_workers
    * (x pipeline_depth when chunksize is 1). */
   size_t buffersize;
-  /* Deadline for the whole map, from cf_map_bytes_new; negative = none. */
+  /** Deadline for the whole map, from cf_map_bytes_new; negative = none. */
   double timeout;
 } cf_map_bytes_options;
 
-/** Fills *opts with the defaults (chunksize 1, buffersize 0, no timeout). */
+/**
+ * Fills *opts with the defaults (chunksize 1, buffersize 0, no timeout).
+ *
+ * @param[out] opts The options to fill.
+ * @threads Never blocks; any thread.
+ */
 CF_EXTERN void cf_map_bytes_options_init(cf_map_bytes_options *opts);
 
 /**
  * Starts fn over items[0..n) on a process pool or an MPI pool (Python's
  * ProcessPoolExecutor.map): results come back from cf_map_bytes_next in
  * input order. items and the bytes they point to are borrowed and must stay
- * valid until cf_map_bytes_free. opts may be NULL. Returns 0, CF_EINVAL
- * (NULL ex, fn or out; items NULL with n > 0; ex takes no byte tasks),
- * CF_ENOENT (fn unregistered where tasks travel by name; CF_EEXIST if its
- * name also names another function), CF_ENOMEM,
- * CF_ETOOBIG (a chunk above max_payload), CF_ESHUTDOWN, CF_EBROKEN. Does not
- * block.
+ * valid until cf_map_bytes_free.
+ *
+ * @param ex The executor: a process pool or an MPI pool.
+ * @param fn The task.
+ * @param items The inputs (borrowed until cf_map_bytes_free).
+ * @param n How many.
+ * @param[in] opts The options, or NULL for the defaults.
+ * @param[out] out Receives the map, freed with cf_map_bytes_free.
+ * @return 0, CF_EINVAL (NULL ex, fn or out; items NULL with n > 0; ex takes
+ *         no byte tasks), CF_ENOENT (fn unregistered where tasks travel by
+ *         name; CF_EEXIST if its name also names another function),
+ *         CF_ENOMEM, CF_ETOOBIG (a chunk above max_payload), CF_ESHUTDOWN,
+ *         CF_EBROKEN.
+ * @threads Does not block; any thread.
  */
 CF_EXTERN int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn,
                                const cf_bytes *items, size_t n,
@@ -348,18 +488,31 @@ CF_EXTERN int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn,
                                cf_map_bytes **out);
 
 /**
- * Waits for the next item's result, in input order. Returns 0 and its bytes
- * in *data / *len (valid until the next call or cf_map_bytes_free), the
- * item's error (the map goes on with the next item; a chunk whose worker
- * died fails each of its items), CF_EOF after the last item, CF_ETIMEDOUT
- * past the deadline, CF_EINVAL. *index, if not NULL, receives the item's
- * index. Blocks. One thread at a time per map.
+ * Waits for the next item's result, in input order.
+ *
+ * @param m The map.
+ * @param[out] data Receives the result bytes (valid until the next call or
+ *                  cf_map_bytes_free).
+ * @param[out] len Receives how many.
+ * @param[out] index If not NULL, receives the item's index.
+ * @return 0 and its bytes in *data / *len, the item's error (the map goes on
+ *         with the next item; a chunk whose worker died fails each of its
+ *         items), CF_EOF after the last item, CF_ETIMEDOUT past the
+ *         deadline, CF_EINVAL.
+ * @threads Blocks. One thread at a time per map.
  */
 CF_EXTERN int cf_map_bytes_next(cf_map_bytes *m, const void **data, size_t *len,
                                 size_t *index);
 
-/** Cancels chunks not yet started, waits for running ones, frees the map. */
+/**
+ * Cancels chunks not yet started, waits for running ones, frees the map.
+ *
+ * @param m The map.
+ * @threads Blocks while chunks run. One thread at a time per map.
+ */
 CF_EXTERN void cf_map_bytes_free(cf_map_bytes *m);
+
+/** @} */
 
 #ifdef __cplusplus
 }
