@@ -32,7 +32,11 @@ if [ -f "$build/executor/cfutures" ]; then
   test -x "$prefix/bin/cfutures"
   [ "$("$prefix/bin/cfutures" --version)" = "cfutures $version" ]
   test ! -e "$prefix/bin/executor"
+  for page in cfutures cfutures-run cfutures-bench; do
+    test -f "$prefix/share/man/man1/$page.1"
+  done
 fi
+test -f "$prefix/share/man/man3/cfutures.3"
 
 echo "== pkg-config"
 PKG_CONFIG_PATH=$(dirname "$pc")
