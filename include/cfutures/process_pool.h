@@ -319,11 +319,7 @@ CF_EXTERN int cf_process_pool_new(const cf_process_pool_options *opts,
  * is allowed when len is 0). *out, if not NULL, receives one reference to
  * the task's future, whose result is the bytes fn produced (see
  * cf_future_bytes). Works on every executor that takes byte tasks: process
- * pools and MPI pools (cfutures/mpi.h). Returns 0, CF_EINVAL (ex or fn
- * NULL, ex takes no byte tasks, data NULL with len > 0), CF_ETOOBIG (len
- * above max_payload), CF_ENOENT (fn is not registered and the executor's
- * workers are not forks of this process: a spawning start method, an MPI
- * pool), CF_ESHUTDOWN, CF_EBROKEN, CF_ENOMEM.
+ * pools and MPI pools (cfutures/mpi.h).
  *
  * @param ex The executor: a process pool or an MPI pool.
  * @param fn The task.
@@ -360,14 +356,9 @@ CF_EXTERN int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn,
 
 /**
  * Waits for a byte task's future (a process pool's or an MPI pool's) and
- * gives its result bytes: *data and
- * *len (either may be NULL) point into memory owned by the future, valid
- * while the caller holds a reference. *data is never NULL on success, even
- * for 0 bytes. Returns 0, the task's error (CF_EWORKER: its worker died;
- * CF_ETIMEDOUT with cf_future_done true: its timeout killed it;
- * CF_ETOOBIG: the result was too large; CF_EBROKEN: the pool broke; or the
- * task's own code), CF_ECANCELED, CF_ETIMEDOUT (the wait's timeout passed
- * first), CF_EINVAL (f NULL, NaN, or f not a byte task's).
+ * gives its result bytes: *data and *len point into memory owned by the
+ * future, valid while the caller holds a reference. *data is never NULL on
+ * success, even for 0 bytes.
  *
  * cf_future_result on the same future gives a const cf_buffer * view of
  * the same bytes (cap is 0: it is not a buffer that may grow).
@@ -376,9 +367,11 @@ CF_EXTERN int cf_submit_bytes_timeout(cf_executor *ex, cf_bytes_fn fn,
  * @param timeout Seconds; negative waits forever, 0 polls.
  * @param[out] data If not NULL, receives the result bytes.
  * @param[out] len If not NULL, receives how many.
- * @return 0, the task's error (CF_EWORKER, CF_ETIMEDOUT with
- *         cf_future_done true, CF_ETOOBIG, CF_EBROKEN, or the task's own
- *         code), CF_ECANCELED, CF_ETIMEDOUT, CF_EINVAL, as above.
+ * @return 0, the task's error (CF_EWORKER: its worker died; CF_ETIMEDOUT
+ *         with cf_future_done true: its timeout killed it; CF_ETOOBIG: the
+ *         result was too large; CF_EBROKEN: the pool broke; or the task's
+ *         own code), CF_ECANCELED, CF_ETIMEDOUT (the wait's timeout passed
+ *         first), CF_EINVAL (f NULL, NaN, or f not a byte task's).
  * @threads Blocks; any thread.
  */
 CF_EXTERN int cf_future_bytes(cf_future *f, double timeout, const void **data,
