@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=sh disable=SC2034 # the variables are used by the scripts that source this
-# Sourced by scripts/demo, scripts/check and .ci/run: the Debian packages the
-# build uses, and a function that installs the ones that are missing.
+# Sourced by scripts/demo, scripts/check, scripts/deb and .ci/run: the
+# Debian packages the build uses, and a function that installs the ones
+# that are missing.
 
 # Needed to build the library, the cfutures program and the tests.
 CF_PACKAGES_BUILD="build-essential cmake pkg-config check"
@@ -18,6 +19,10 @@ CF_PACKAGES_BENCH="libglib2.0-dev parallel python3-mpi4py"
 # (tests/fuzz/run.sh), and gdb (the test watchdog's stack dumps; without
 # it they come from /proc).
 CF_PACKAGES_RELIABILITY="clang libclang-rt-14-dev libfuzzer-14-dev gdb valgrind"
+
+# For the Debian packages (scripts/deb): the packaging tools, and the MPI
+# development files the way Debian packages build against them.
+CF_PACKAGES_PACKAGING="debhelper dpkg-dev lintian mpi-default-dev mpi-default-bin"
 
 # install_missing PKG...: apt-get installs those not installed yet, as root
 # or through sudo. Does nothing when all are there; on a system without

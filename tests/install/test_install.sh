@@ -52,6 +52,12 @@ if pkg-config --exists cfutures-uv; then
     "$src/consumer_uv.c" $(pkg-config --cflags --libs cfutures-uv)
   LD_LIBRARY_PATH=$libdir "$tmp/consumer_uv_pc"
 fi
+if pkg-config --exists cfutures-event; then
+  # shellcheck disable=SC2046
+  "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer_event_pc" \
+    "$src/consumer_event.c" $(pkg-config --cflags --libs cfutures-event)
+  LD_LIBRARY_PATH=$libdir "$tmp/consumer_event_pc"
+fi
 # The MPI pool: built against the .pc, run on two ranks.
 mpirun="mpirun --allow-run-as-root --oversubscribe --timeout 60 -n 2"
 if pkg-config --exists cfutures-mpi && command -v mpirun >/dev/null; then
@@ -73,6 +79,9 @@ for kind in shared static; do
   "$tmp/build-$kind/consumer"
   if [ -f "$libdir/libcfutures_uv.so" ] && [ "$kind" = shared ]; then
     "$tmp/build-$kind/consumer_uv"
+  fi
+  if [ -f "$libdir/libcfutures_event.so" ] && [ "$kind" = shared ]; then
+    "$tmp/build-$kind/consumer_event"
   fi
   if [ -x "$tmp/build-$kind/consumer_mpi" ]; then
     $mpirun "$tmp/build-$kind/consumer_mpi"
