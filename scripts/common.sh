@@ -9,10 +9,11 @@ CF_PACKAGES_BUILD="build-essential cmake pkg-config check"
 # Optional: each enables one part and is skipped when absent -- the libuv
 # and libevent bridge adapters (and their tests and examples), the MPI pool
 # (Open MPI; its tests run under mpirun), the API reference, the
-# cfutures program tests' checks of JSON and SVG output, and the manual
-# pages' lint (mandoc; man-db's check too where it is installed).
+# cfutures program tests' checks of JSON and SVG output, the manual
+# pages' lint (mandoc; man-db's check too where it is installed), and the
+# zsh completion's (the bash completion needs bash alone).
 CF_PACKAGES_OPTIONAL="libuv1-dev libevent-dev openmpi-bin libopenmpi-dev
-  doxygen python3 libxml2-utils mandoc"
+  doxygen python3 libxml2-utils mandoc zsh"
 # Optional, for the benchmarks' peers only.
 CF_PACKAGES_BENCH="libglib2.0-dev parallel python3-mpi4py"
 # Optional, for reliability: clang and its libFuzzer runtime

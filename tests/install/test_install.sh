@@ -35,6 +35,9 @@ if [ -f "$build/executor/cfutures" ]; then
   for page in cfutures cfutures-run cfutures-bench; do
     test -f "$prefix/share/man/man1/$page.1"
   done
+  # Shell completion, under the prefix.
+  [ -n "$(find "$prefix" -path '*/bash-completion/completions/cfutures')" ]
+  test -f "$prefix/share/zsh/vendor-completions/_cfutures"
 fi
 test -f "$prefix/share/man/man3/cfutures.3"
 
