@@ -134,7 +134,8 @@ def expand(body, macros, depth=0):
         k = j
         while k < len(body) and body[k].isspace():
             k += 1
-        if name in macros and macros[name][0] is not None and k < len(body) and body[k] == "(":
+        called = k < len(body) and body[k] == "("
+        if called and name in macros and macros[name][0] is not None:
             params, mbody = macros[name]
             args, end = macro_args(body, k)
             if len(args) == len(params):
@@ -208,7 +209,11 @@ def parse_statement(stmt, macros, where, decls):
     if not stmt:
         return
     # Aggregates with a body: typedef struct/union/enum [tag] { ... } name;
-    m = re.match(r"(typedef\s+)?(struct|union|enum)\s*([A-Za-z_]\w*)?\s*\{(.*)\}\s*([A-Za-z_]\w*)?\s*$", stmt)
+    m = re.match(
+        r"(typedef\s+)?(struct|union|enum)\s*([A-Za-z_]\w*)?\s*"
+        r"\{(.*)\}\s*([A-Za-z_]\w*)?\s*$",
+        stmt,
+    )
     if m:
         is_typedef, kind, tag, body, tname = m.groups()
         name = tname if is_typedef else tag
@@ -228,7 +233,8 @@ def parse_statement(stmt, macros, where, decls):
         fp = re.search(r"\(\s*\*\s*([A-Za-z_]\w*)\s*\)\s*\((.*)\)\s*$", rest)
         if fp:
             ret = rest[: fp.start()].strip()
-            decls.append(Decl("typedef", fp.group(1), where, param_names(fp.group(2)), ret != "void"))
+            params = param_names(fp.group(2))
+            decls.append(Decl("typedef", fp.group(1), where, params, ret != "void"))
         else:
             decls.append(Decl("typedef", declarator_name(rest), where))
         return
@@ -236,6 +242,8 @@ def parse_statement(stmt, macros, where, decls):
     fm = re.match(r"(.*?)([A-Za-z_]\w*)\s*\((.*)\)\s*$", stmt)
     if fm:
         ret = re.sub(r"\b(CF_EXTERN|extern|static|inline)\b", "", fm.group(1)).strip()
+        if re.search(r"\bstatic\b", fm.group(1)) and not re.search(r"\binline\b", fm.group(1)):
+            return  # a file-local function is not API
         decls.append(Decl("function", fm.group(2), where, param_names(fm.group(3)), ret != "void"))
         return
     # A variable.
@@ -261,14 +269,16 @@ def parse_header(path, rel, decls):
                 name, has_params, plist, body = dm.groups()
                 params = [p.strip() for p in plist.split(",") if p.strip()] if has_params else None
                 macros[name] = (params, body)
-                if not is_guard(name) and public(name) and name not in {x.name for x in decls if x.kind == "macro"}:
+                known = {x.name for x in decls if x.kind == "macro"}
+                if not is_guard(name) and public(name) and name not in known:
                     decls.append(Decl("macro", name, rel, params or []))
             continue
         if any(skip):
             continue
         code.append(line)
     code = " ".join(code)
-    # Top-level statements end at ';' outside braces.
+    # Top-level statements end at ';' outside braces, or at the '}' that
+    # closes a function's body (a static inline function).
     depth, cur = 0, []
     for c in code:
         if c == "{":
@@ -278,8 +288,14 @@ def parse_header(path, rel, decls):
         if c == ";" and depth == 0:
             parse_statement("".join(cur), macros, rel, decls)
             cur = []
-        else:
-            cur.append(c)
+            continue
+        cur.append(c)
+        if c == "}" and depth == 0:
+            head = "".join(cur)
+            head = head[: head.index("{")]
+            if re.search(r"\)\s*$", head) and not re.match(r"\s*(typedef|struct|union|enum)\b", head):
+                parse_statement(head, macros, rel, decls)
+                cur = []
     if "".join(cur).strip():
         raise ValueError("%s: trailing text: %s" % (rel, "".join(cur).strip()[:60]))
 
@@ -378,7 +394,8 @@ def xml_docs(xml_dir):
                 read_doc(md, d)
                 d.grouped |= in_group or ckind in ("struct", "union")
                 if kind == "function":
-                    d.xml_params = [text_of(p.find("declname")) for p in md.findall("param") if p.find("declname") is not None]
+                    names = [p.find("declname") for p in md.findall("param")]
+                    d.xml_params = [text_of(n) for n in names if n is not None]
     return docs
 
 
@@ -434,7 +451,10 @@ def check(include_dir, xml_dir, quiet=False):
     extra = sorted(
         "%s %s" % k
         for k, v in docs.items()
-        if k not in known and v.described and public(k[1].split("::")[-1]) and not k[1].startswith("@")
+        if k not in known
+        and v.described
+        and public(k[1].split("::")[-1])
+        and not k[1].startswith("@")  # an anonymous enum
     )
     if not quiet:
         for m in missing:
@@ -522,7 +542,8 @@ def remove_doc(text, what, entity, arg):
             raise ValueError("no trailing comment on %s" % name)
         return text[: m.start()] + stripped + text[m.end() :]
     if what == "var":
-        m = re.search(r"\n \* @var %s\n.*?(?=\n \* @var|\n \*/)" % re.escape(name), text, re.S)
+        var = r"\n \* @var %s\n.*?(?=\n \* @var|\n \*/)" % re.escape(name)
+        m = re.search(var, text, re.S)
         if not m:
             raise ValueError("no @var %s" % name)
         return text[: m.start()] + text[m.end() :]
@@ -531,7 +552,11 @@ def remove_doc(text, what, entity, arg):
     if what == "doc":
         comment = "/*" + comment[3:]
     else:
-        tag = {"param": r"@param(\[\w+\])? %s\b" % re.escape(arg or ""), "return": "@return", "threads": "@threads"}[what]
+        tag = {
+            "param": r"@param(\[\w+\])? %s\b" % re.escape(arg or ""),
+            "return": "@return",
+            "threads": "@threads",
+        }[what]
         comment = drop_paragraph(comment, tag)
     return text[:start] + comment + text[end:]
 
@@ -539,9 +564,18 @@ def remove_doc(text, what, entity, arg):
 def run_doxygen(doxyfile, headers, out):
     with open(doxyfile, encoding="utf-8") as f:
         conf = f.read()
-    conf += "\nINPUT = %s\nOUTPUT_DIRECTORY = %s\nWARN_AS_ERROR = NO\nWARNINGS = NO\n" % (headers, out)
-    conf += "GENERATE_HTML = NO\nUSE_MDFILE_AS_MAINPAGE =\nQUIET = YES\n"
-    subprocess.run(["doxygen", "-"], input=conf, text=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Later settings win: the copy only, XML only, warnings not fatal.
+    conf += "\nINPUT = %s\nOUTPUT_DIRECTORY = %s\n" % (headers, out)
+    conf += "WARN_AS_ERROR = NO\nWARNINGS = NO\nGENERATE_HTML = NO\n"
+    conf += "USE_MDFILE_AS_MAINPAGE =\nQUIET = YES\n"
+    subprocess.run(
+        ["doxygen", "-"],
+        input=conf,
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return os.path.join(out, "xml")
 
 
@@ -551,7 +585,8 @@ def self_test(include_dir, doxyfile):
     try:
         inc = os.path.join(tmp, "include")
         shutil.copytree(include_dir, inc)
-        ok, missing, extra = check(inc, run_doxygen(doxyfile, inc, os.path.join(tmp, "pristine")), quiet=True)
+        xml = run_doxygen(doxyfile, inc, os.path.join(tmp, "pristine"))
+        ok, missing, extra = check(inc, xml, quiet=True)
         if not ok:
             print("FAIL: the unchanged headers do not pass:", file=sys.stderr)
             for m in missing + extra:
@@ -565,7 +600,7 @@ def self_test(include_dir, doxyfile):
             try:
                 changed = remove_doc(text, what, entity, arg)
             except ValueError as e:
-                print("FAIL: case %d (%s of %s in %s): %s" % (n, what, entity, header, e), file=sys.stderr)
+                print("FAIL: case %d (%s %s in %s): %s" % (n, what, entity, header, e), file=sys.stderr)
                 failures += 1
                 continue
             with open(path, "w", encoding="utf-8") as f:
