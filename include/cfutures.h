@@ -159,10 +159,10 @@ typedef enum {
  * The executor (or channel) is shut down and accepts no more work
  * (-ESHUTDOWN).
  * @var CF_EDEADLK
- * The call would wait for itself, e.g. a waiting shutdown from one of the
- * executor's own workers (-EDEADLK).
+ * The call would wait for itself, such as a waiting shutdown from one of
+ * the executor's own workers (-EDEADLK).
  * @var CF_EBUSY
- * The object is in use, e.g. a bridge dispatched from inside its own
+ * The object is in use, such as a bridge dispatched from inside its own
  * callback (-EBUSY).
  * @var CF_EMFILE
  * No file descriptor left (-EMFILE).
@@ -212,7 +212,7 @@ typedef enum {
 CF_EXTERN const char *cf_strerror(int err);
 
 /**
- * The code's name without its prefix, e.g. "ETIMEDOUT" (static storage).
+ * The code's name without its prefix, such as "ETIMEDOUT" (static storage).
  *
  * @param err A CF_E* code, 0, or any other int.
  * @return The name, never NULL: "OK" for 0, "UNKNOWN" for a code not in

@@ -127,8 +127,9 @@ CF_EXTERN int cf_submit_named(cf_executor *ex, const char *name,
 
 /**
  * CF_TASK(name, fn): registers the cf_bytes_fn fn (an identifier) under the
- * string name before main runs, e.g. CF_TASK("resize", resize_image); at
- * file scope. A clash is reported when the name is looked up (CF_EEXIST).
+ * string name before main runs, for example
+ * CF_TASK("resize", resize_image); at file scope. A clash is reported when
+ * the name is looked up (CF_EEXIST).
  *
  * @param name The name, a string.
  * @param fn The task: the identifier of a cf_bytes_fn.
