@@ -50,7 +50,7 @@ static int count_primes(const void *in, size_t len, cf_buffer *out) {
 
 int main(void) {
   cf_executor *pool = NULL;
-  cf_future *fs[CHUNKS];
+  cf_future *fs[CHUNKS] = {0}; /* a failed submit leaves its slot NULL */
   size_t n = 0;
 
   /* NULL options: one worker per CPU. */

@@ -17,9 +17,12 @@
  *    only child of the caller's process. It keeps descriptors 0-2 and its
  *    control socket (a SOCK_SEQPACKET pair), resets the caller's signal
  *    handlers and mask, and loops: on a SPAWN request it makes a socketpair,
- *    forks a worker, and sends the parent end and a pidfd of the worker back
- *    with SCM_RIGHTS; when a worker's pidfd becomes readable it reaps it
- *    with wait4 and reports the exit status and peak memory. On end of file
+ *    forks a worker, and sends the parent end back with SCM_RIGHTS; on a
+ *    KILL request it signals a worker (only the zygote may: until it reaps
+ *    a worker, the pid cannot be reused); when a worker dies (its pidfd
+ *    becomes readable, or SIGCHLD where there are no pidfds: see
+ *    z_reap_setup) it reaps it with wait4 and reports the exit status and
+ *    peak memory. On end of file
  *    of the control socket it kills and reaps what is left and exits. It
  *    runs nothing but this loop, so every worker (first ones and
  *    replacements) is forked from a single-threaded process whose memory
@@ -93,6 +96,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -112,9 +116,6 @@
 /* Kernel interfaces called directly so that older C libraries build. */
 static int pidfd_open_(pid_t pid) {
   return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-static int pidfd_signal_(int pidfd, int sig) {
-  return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -168,7 +169,8 @@ enum kill_reason {
 struct worker {
   enum wstate st;
   pid_t pid;
-  int sock, pidfd;
+  int sock;
+  int sig_pending; /* a signal the zygote has yet to be asked to send */
   bool ready_seen; /* READY frame: the initializer succeeded */
   bool eof;        /* socket reached end of file (unregistered) */
   bool retiring;   /* gets no more tasks */
@@ -229,20 +231,24 @@ struct pool {
   char broken_msg[512];
   uint64_t next_id;
   uint64_t submitted, completed, failed, cancelled;
-  /* The zygote's own tables: allocated before the fork, used only there. */
+  bool sig_retry; /* a worker's sig_pending waits for room on ctl */
+  /* The zygote's own tables: allocated before the fork, used only there.
+   * zpidfds are -1 where the zygote reaps without pidfds (zsigfd). */
   pid_t *zpids;
   int *zpidfds;
+  int zsigfd;
+  bool zno_pidfd;
   struct pollfd *zpoll;
   int *zslot_of;
 };
 
 /* Control messages between the pool and its zygote. */
-enum { Z_SPAWN = 1, Z_SPAWNED, Z_SPAWN_FAILED, Z_EXITED };
+enum { Z_SPAWN = 1, Z_SPAWNED, Z_SPAWN_FAILED, Z_EXITED, Z_KILL };
 struct zmsg {
   int32_t op;
   int32_t slot;
   int32_t pid;
-  int32_t status;
+  int32_t status; /* Z_EXITED: the wait status; Z_KILL: the signal */
   int64_t maxrss_kb;
   int32_t err;
   int32_t pad;
@@ -826,16 +832,29 @@ static _Noreturn void worker_main(const struct pool *p, int sock) {
 /* The zygote                                                                */
 /* ------------------------------------------------------------------------ */
 
+/* close_range(first, last), or where the kernel lacks it (before 5.9) a
+ * close of each descriptor up to the descriptor limit. */
+static void close_span(unsigned first, unsigned last) {
+  if (close_range(first, last, 0) == 0 || errno != ENOSYS)
+    return;
+  struct rlimit rl;
+  unsigned top = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20
+                     ? (unsigned)rl.rlim_cur
+                     : 1u << 20;
+  for (unsigned fd = first; fd <= last && fd < top; fd++)
+    close((int)fd);
+}
+
 /* Closes every descriptor above 2 but a and b (b may be -1). */
 static void close_except(int a, int b) {
   int lo = a < b ? a : b, hi = a < b ? b : a;
   if (lo < 0)
     lo = hi = a;
   if (lo > 3)
-    close_range(3, (unsigned)lo - 1, 0);
+    close_span(3, (unsigned)lo - 1);
   if (hi > lo + 1)
-    close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-  close_range((unsigned)hi + 1, ~0u, 0);
+    close_span((unsigned)lo + 1, (unsigned)hi - 1);
+  close_span((unsigned)hi + 1, ~0u);
 }
 
 /*
@@ -1033,12 +1052,18 @@ static int spawn_self(int chan, int cfg, const char *role, pid_t *pid) {
 
 static void z_reap(struct pool *p, int ctl, int slot, bool report);
 
+/* Signals a worker the zygote has not reaped yet: its pid cannot have been
+ * reused, which is why the pool asks the zygote rather than signal it. */
+static void z_kill(pid_t pid, int sig) {
+  kill(pid, sig);
+}
+
 /* The pool is gone (its socket reached end of file or refuses writes):
  * kill and reap every worker left, so that none is orphaned, and exit. */
 static _Noreturn void z_exit(struct pool *p, int ctl) {
   for (int i = 0; i < p->nslots; i++)
     if (p->zpids[i] > 0)
-      pidfd_signal_(p->zpidfds[i], SIGKILL);
+      z_kill(p->zpids[i], SIGKILL);
   for (int i = 0; i < p->nslots; i++)
     if (p->zpids[i] > 0)
       z_reap(p, ctl, i, false);
@@ -1107,6 +1132,9 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != zygote)
       _exit(0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL); /* SIGCHLD, blocked for zsigfd */
     close_except(sv[1], -1);
     worker_main(p, sv[1]);
   }
@@ -1118,14 +1146,14 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
     z_send(p, ctl, &zm, NULL, 0);
     return;
   }
-  int pfd = pidfd_open_(pid);
-  if (pfd < 0) {
-    /* Without a pidfd neither side could watch it: give up on it. */
+  int pfd = -1;
+  if (!p->zno_pidfd && (pfd = pidfd_open_(pid)) < 0) {
+    /* Out of descriptors: it could not be watched, so it must go. */
+    zm.err = neg_errno();
     kill(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
       ;
     zm.op = Z_SPAWN_FAILED;
-    zm.err = CF_ENOSYS;
     close(sv[0]);
     z_send(p, ctl, &zm, NULL, 0);
     return;
@@ -1134,8 +1162,7 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
   p->zpidfds[slot] = pfd;
   zm.op = Z_SPAWNED;
   zm.pid = pid;
-  int fds[2] = {sv[0], pfd};
-  z_send(p, ctl, &zm, fds, 2);
+  z_send(p, ctl, &zm, &sv[0], 1);
   close(sv[0]);
 }
 
@@ -1147,7 +1174,8 @@ static void z_reap(struct pool *p, int ctl, int slot, bool report) {
     r = wait4(p->zpids[slot], &status, 0, &ru);
   while (r < 0 && errno == EINTR);
   pid_t pid = p->zpids[slot];
-  close(p->zpidfds[slot]);
+  if (p->zpidfds[slot] >= 0)
+    close(p->zpidfds[slot]);
   p->zpidfds[slot] = -1;
   p->zpids[slot] = 0; /* gone before the report, which may fail (z_exit) */
   if (report) {
@@ -1181,6 +1209,62 @@ static void reset_signals(void) {
   sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
+/*
+ * How the zygote learns that a worker died. With pidfds (Linux 5.3) it
+ * polls one per worker. Where pidfd_open is missing (an older kernel,
+ * valgrind, a seccomp filter that refuses it: ENOSYS or EPERM) it blocks
+ * SIGCHLD, polls a signalfd for it (or, without one, wakes every
+ * Z_POLL_MS) and asks waitid which child exited: every child of the
+ * zygote is a worker, so that touches nobody else's, and it happens only
+ * here, never in the caller's process. CF_TEST_NO_PIDFD=1 in the
+ * environment forces the second way, for the tests.
+ */
+#define Z_POLL_MS 50
+
+static void z_reap_setup(struct pool *p) {
+  p->zsigfd = -1;
+  int fd = getenv("CF_TEST_NO_PIDFD") != NULL ? -1 : pidfd_open_(getpid());
+  if (fd >= 0) {
+    close(fd);
+    p->zno_pidfd = false;
+    return;
+  }
+  if (getenv("CF_TEST_NO_PIDFD") == NULL && errno != ENOSYS && errno != EPERM) {
+    p->zno_pidfd = false; /* pidfds exist: z_spawn reports the failure */
+    return;
+  }
+  p->zno_pidfd = true;
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  p->zsigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Without pidfds: reaps every worker that has exited. waitid's WNOWAIT
+ * leaves it a zombie until z_reap, so its pid cannot be reused first. */
+static void z_reap_exited(struct pool *p, int ctl) {
+  struct signalfd_siginfo si;
+  while (p->zsigfd >= 0 && read(p->zsigfd, &si, sizeof si) > 0)
+    ;
+  for (;;) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid == 0)
+      return;
+    int slot = -1;
+    for (int i = 0; i < p->nslots && slot < 0; i++)
+      if (p->zpids[i] == info.si_pid)
+        slot = i;
+    if (slot >= 0)
+      z_reap(p, ctl, slot, true);
+    else
+      while (waitpid(info.si_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+  }
+}
+
 static _Noreturn void zygote_main(struct pool *p, int ctl) {
   reset_signals();
   close_except(ctl, p->cfg_fd);
@@ -1189,11 +1273,17 @@ static _Noreturn void zygote_main(struct pool *p, int ctl) {
     p->zpids[i] = 0;
     p->zpidfds[i] = -1;
   }
+  z_reap_setup(p);
   for (;;) {
     int n = 0;
     p->zpoll[n].fd = ctl;
     p->zpoll[n].events = POLLIN;
     p->zslot_of[n++] = -1;
+    if (p->zsigfd >= 0) {
+      p->zpoll[n].fd = p->zsigfd;
+      p->zpoll[n].events = POLLIN;
+      p->zslot_of[n++] = -1;
+    }
     for (int i = 0; i < p->nslots; i++) {
       if (p->zpidfds[i] < 0)
         continue;
@@ -1201,13 +1291,16 @@ static _Noreturn void zygote_main(struct pool *p, int ctl) {
       p->zpoll[n].events = POLLIN;
       p->zslot_of[n++] = i;
     }
-    if (poll(p->zpoll, (nfds_t)n, -1) < 0) {
+    int wait_ms = p->zno_pidfd && p->zsigfd < 0 ? Z_POLL_MS : -1;
+    if (poll(p->zpoll, (nfds_t)n, wait_ms) < 0) {
       if (errno == EINTR)
         continue;
       break;
     }
+    if (p->zno_pidfd)
+      z_reap_exited(p, ctl);
     for (int k = 1; k < n; k++)
-      if (p->zpoll[k].revents)
+      if (p->zpoll[k].revents && p->zslot_of[k] >= 0)
         z_reap(p, ctl, p->zslot_of[k], true);
     if (p->zpoll[0].revents) {
       struct zmsg zm;
@@ -1216,9 +1309,12 @@ static _Noreturn void zygote_main(struct pool *p, int ctl) {
         continue;
       if (r != (ssize_t)sizeof zm)
         break; /* end of file, or garbage: the pool is gone */
-      if (zm.op == Z_SPAWN && zm.slot >= 0 && zm.slot < p->nslots &&
-          p->zpids[zm.slot] == 0)
+      bool valid = zm.slot >= 0 && zm.slot < p->nslots;
+      if (zm.op == Z_SPAWN && valid && p->zpids[zm.slot] == 0)
         z_spawn(p, ctl, zm.slot, self);
+      else if (zm.op == Z_KILL && valid && zm.pid > 0 &&
+               p->zpids[zm.slot] == zm.pid)
+        z_kill(p->zpids[zm.slot], zm.status);
     }
   }
   z_exit(p, ctl);
@@ -1502,14 +1598,49 @@ static void break_pool_locked(struct pool *p, const char *why) {
   snprintf(p->broken_msg, sizeof p->broken_msg, "%s", why);
 }
 
-static void kill_worker_locked(struct worker *w, int reason, int sig) {
+/* Asks the zygote to send sig to the worker. Without room on the control
+ * socket the request waits in sig_pending and the manager sends it later
+ * (signals_retry_locked); SIGKILL outranks anything pending. */
+static void signal_locked(struct pool *p, struct worker *w, int sig) {
+  if (w->sig_pending != SIGKILL)
+    w->sig_pending = sig;
+  if (p->zygote_dead || p->ctl < 0) {
+    w->sig_pending = 0;
+    return;
+  }
+  struct zmsg zm = {0};
+  zm.op = Z_KILL;
+  zm.slot = (int32_t)(w - p->ws);
+  zm.pid = w->pid;
+  zm.status = w->sig_pending;
+  ssize_t r;
+  do
+    r = send(p->ctl, &zm, sizeof zm, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == EAGAIN) {
+    p->sig_retry = true;
+    return;
+  }
+  w->sig_pending = 0; /* sent, or the zygote is gone and so is the worker */
+}
+
+static void signals_retry_locked(struct pool *p) {
+  if (!p->sig_retry)
+    return;
+  p->sig_retry = false;
+  for (int i = 0; i < p->nslots; i++)
+    if (p->ws[i].st == W_READY && p->ws[i].sig_pending != 0)
+      signal_locked(p, &p->ws[i], p->ws[i].sig_pending);
+}
+
+static void kill_worker_locked(struct pool *p, struct worker *w, int reason,
+                               int sig) {
   if (w->kill_reason == K_NONE) {
     w->kill_reason = reason;
     w->kill_id = w->fl.head != NULL ? w->fl.head->id : 0;
   }
   w->retiring = true;
-  if (w->pidfd >= 0)
-    pidfd_signal_(w->pidfd, sig);
+  signal_locked(p, w, sig);
 }
 
 /* A task that was sent but will not run on this worker goes back to the
@@ -1634,7 +1765,7 @@ static void worker_read_locked(struct pool *p, int slot, struct tlist *done) {
     size_t want = need > READ_CHUNK ? need : READ_CHUNK;
     if (buf_reserve(&w->ibuf, &w->icap, w->ilen + want) != 0) {
       /* No room to take its reply: its task fails for lack of memory. */
-      kill_worker_locked(w, K_NOMEM, SIGKILL);
+      kill_worker_locked(p, w, K_NOMEM, SIGKILL);
       return;
     }
     struct iovec iov = {w->ibuf + w->ilen, w->icap - w->ilen};
@@ -1673,7 +1804,7 @@ static void worker_read_locked(struct pool *p, int slot, struct tlist *done) {
     w->ilen += (size_t)r;
     if ((m.msg_flags & MSG_CTRUNC) ||
         handle_frames_locked(p, slot, done, &need) != 0) {
-      kill_worker_locked(w, K_PROTO, SIGKILL);
+      kill_worker_locked(p, w, K_PROTO, SIGKILL);
       w->eof = true;
       epoll_ctl(p->ep, EPOLL_CTL_DEL, w->sock, NULL);
       return;
@@ -1685,7 +1816,6 @@ static void worker_release_locked(struct pool *p, struct worker *w) {
   if (w->sock >= 0 && !w->eof)
     epoll_ctl(p->ep, EPOLL_CTL_DEL, w->sock, NULL);
   close_fd(&w->sock);
-  close_fd(&w->pidfd);
   for (int i = 0; i < w->nrfds; i++)
     close(w->rfds[i]);
   regions_drop(w->out_reg, CF__WIRE_SLOTS);
@@ -1695,7 +1825,7 @@ static void worker_release_locked(struct pool *p, struct worker *w) {
   memset(w, 0, sizeof *w);
   w->gen = gen;
   w->st = W_FREE;
-  w->sock = w->pidfd = -1;
+  w->sock = -1;
   regions_reset(w->out_reg, CF__WIRE_SLOTS);
 }
 
@@ -1779,7 +1909,7 @@ static void ctl_read_locked(struct pool *p, struct tlist *done) {
     if (r < 0 && errno == EAGAIN)
       return;
     int fds[2] = {-1, -1};
-    int nfds = 0;
+    int nfds = 0; /* Z_SPAWNED brings the worker's socket */
     for (struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; h;
          h = CMSG_NXTHDR(&m, h)) {
       if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
@@ -1812,20 +1942,19 @@ static void ctl_read_locked(struct pool *p, struct tlist *done) {
       return;
     }
     struct worker *w = &p->ws[zm.slot];
-    if (zm.op == Z_SPAWNED && nfds == 2 && w->st == W_SPAWNING) {
-      nfds = 0; /* the worker owns them now */
+    if (zm.op == Z_SPAWNED && nfds == 1 && w->st == W_SPAWNING) {
+      nfds = 0; /* the worker owns it now */
       w->st = W_READY;
       w->pid = zm.pid;
       w->sock = fds[0];
-      w->pidfd = fds[1];
       fcntl(w->sock, F_SETFL, fcntl(w->sock, F_GETFL) | O_NONBLOCK);
       struct epoll_event ev = {0};
       ev.events = EPOLLIN;
       ev.data.u64 = ((uint64_t)TAG_WORKER << 32) | (uint32_t)zm.slot;
       if (epoll_ctl(p->ep, EPOLL_CTL_ADD, w->sock, &ev) != 0)
-        kill_worker_locked(w, K_PROTO, SIGKILL);
+        kill_worker_locked(p, w, K_PROTO, SIGKILL);
       if (p->terminating)
-        kill_worker_locked(w, K_TERM, p->terminating);
+        kill_worker_locked(p, w, K_TERM, p->terminating);
       p->spawn_failures = 0;
     } else if (zm.op == Z_SPAWNED && w->st == W_SPAWNING) {
       /* Its descriptors did not reach us (out of descriptors: MSG_CTRUNC).
@@ -1870,7 +1999,7 @@ static void spawn_locked(struct pool *p, int slot) {
     memset(&p->ws[slot], 0, sizeof p->ws[slot]);
     p->ws[slot].gen = gen;
     p->ws[slot].st = W_SPAWNING;
-    p->ws[slot].sock = p->ws[slot].pidfd = -1;
+    p->ws[slot].sock = -1;
     regions_reset(p->ws[slot].out_reg, CF__WIRE_SLOTS);
   }
 }
@@ -1887,7 +2016,7 @@ static bool maintain_locked(struct pool *p, struct tlist *done) {
     for (int i = 0; i < p->nslots; i++) {
       struct worker *w = &p->ws[i];
       if (w->st == W_READY && w->fl.n > 0 && w->kill_reason == K_NONE)
-        kill_worker_locked(w, K_BROKEN, SIGKILL);
+        kill_worker_locked(p, w, K_BROKEN, SIGKILL);
     }
   }
   int active = 0, alive = 0, free_slot = -1;
@@ -1915,6 +2044,7 @@ static bool maintain_locked(struct pool *p, struct tlist *done) {
           free_slot = i;
     }
   }
+  signals_retry_locked(p);
   p->nomem_retry = false;
   dispatch_locked(p);
   if (p->nomem_retry && p->queue.n > 0) {
@@ -1955,14 +2085,14 @@ static int deadlines_locked(struct pool *p) {
     if (w->st != W_READY || t == NULL || w->kill_reason != K_NONE)
       continue;
     if (t->cancel_req) {
-      kill_worker_locked(w, K_CANCEL, SIGKILL);
+      kill_worker_locked(p, w, K_CANCEL, SIGKILL);
       continue;
     }
     if (t->timeout_ns == 0)
       continue;
     uint64_t dl = w->head_start + t->timeout_ns;
     if (dl <= now)
-      kill_worker_locked(w, K_TIMEOUT, SIGKILL);
+      kill_worker_locked(p, w, K_TIMEOUT, SIGKILL);
     else if (dl < next)
       next = dl;
   }
@@ -2024,7 +2154,8 @@ static void *manager_main(void *arg) {
     }
     bool finished = maintain_locked(p, &done);
     timeout_ms = deadlines_locked(p);
-    if (p->nomem_retry && (timeout_ms < 0 || timeout_ms > NOMEM_RETRY_MS))
+    if ((p->nomem_retry || p->sig_retry) &&
+        (timeout_ms < 0 || timeout_ms > NOMEM_RETRY_MS))
       timeout_ms = NOMEM_RETRY_MS;
     pthread_mutex_unlock(&p->mu);
     complete_all(&done);
@@ -2038,8 +2169,10 @@ static void *manager_main(void *arg) {
   /* End of file on the control socket makes the zygote exit. shutdown,
    * not just close: a child the program forked since holds a copy of our
    * end, and closing ours alone would not end the stream. */
+  pthread_mutex_lock(&p->mu);
   shutdown(p->ctl, SHUT_RDWR);
   close_fd(&p->ctl);
+  pthread_mutex_unlock(&p->mu);
   int st;
   while (waitpid(p->zpid, &st, 0) < 0 && errno == EINTR)
     ;
@@ -2127,7 +2260,7 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
   }
   p->o.initargs = NULL;
   for (int i = 0; i < p->nslots; i++) {
-    p->ws[i].sock = p->ws[i].pidfd = -1;
+    p->ws[i].sock = -1;
     regions_reset(p->ws[i].out_reg, CF__WIRE_SLOTS);
   }
   int sv[2];
@@ -2162,8 +2295,9 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
     pool_free_mem(p);
     /* Whatever stopped the zygote (fork's ENOMEM; exec's ENOENT or EACCES
      * where /proc/self/exe cannot be run), the pool could not start: only
-     * running out of descriptors has a code of its own. */
-    return rc == CF_EMFILE ? CF_EMFILE : CF_EAGAIN;
+     * running out of descriptors, and a kernel without memfd_create (the
+     * spawning methods' configuration), have codes of their own. */
+    return rc == CF_EMFILE || rc == CF_ENOSYS ? rc : CF_EAGAIN;
   }
   p->zpid = pid;
   p->ctl = sv[0];
@@ -2494,7 +2628,7 @@ static int signal_workers(cf_executor *ex, int sig) {
     p->terminating = sig;
   for (int i = 0; i < p->nslots; i++)
     if (p->ws[i].st == W_READY)
-      kill_worker_locked(&p->ws[i], K_TERM, sig);
+      kill_worker_locked(p, &p->ws[i], K_TERM, sig);
   pthread_mutex_unlock(&p->mu);
   return pool_shutdown(ex, CF_SHUTDOWN_WAIT | CF_SHUTDOWN_CANCEL_FUTURES);
 }

@@ -17,8 +17,9 @@ CF_PACKAGES_OPTIONAL="libuv1-dev libevent-dev openmpi-bin libopenmpi-dev
 # Optional, for the benchmarks' peers only.
 CF_PACKAGES_BENCH="libglib2.0-dev parallel python3-mpi4py"
 # Optional, for reliability: clang and its libFuzzer runtime
-# (tests/fuzz/run.sh), and gdb (the test watchdog's stack dumps; without
-# it they come from /proc).
+# (tests/fuzz/run.sh), gdb (the test watchdog's stack dumps; without it
+# they come from /proc) and valgrind (the process pool under memcheck:
+# ctest -L valgrind).
 CF_PACKAGES_RELIABILITY="clang libclang-rt-14-dev libfuzzer-14-dev gdb valgrind"
 
 # For the Debian packages (scripts/deb): the packaging tools, and the MPI

@@ -62,6 +62,17 @@
  * opens is close-on-exec, and writes to a dead worker never raise SIGPIPE.
  * Large payloads (more than shm_threshold bytes) travel through sealed
  * anonymous shared memory (memfd), never a named path.
+ *
+ * Kernel. Linux 3.17 or later (memfd_create). The zygote watches its
+ * workers through pidfds (Linux 5.3) where pidfd_open works; where it is
+ * missing (ENOSYS: an older kernel, valgrind) or refused (EPERM: a seccomp
+ * filter), the zygote blocks SIGCHLD and reaps its workers with waitid
+ * instead -- every child of the zygote is a worker, and this happens in
+ * the zygote only, never in the caller's process. The choice is made at
+ * run time and changes nothing a caller sees. (CF_TEST_NO_PIDFD=1 in the
+ * environment forces the second way: it exists for the library's own
+ * tests.) Where close_range is missing (before 5.9) descriptors are closed
+ * one by one.
  */
 #ifndef CFUTURES_PROCESS_POOL_H
 #define CFUTURES_PROCESS_POOL_H
@@ -306,8 +317,9 @@ CF_EXTERN void cf_process_pool_options_init(cf_process_pool_options *opts);
  * @param[out] out Receives the pool, freed with cf_executor_free.
  * @return 0 and *out, or CF_EINVAL (out NULL, a bad option; a spawning
  *         start method without cf_spawn_main, or with an unregistered
- *         initializer), CF_ENOMEM, CF_EMFILE (out of descriptors), CF_EAGAIN
- *         (fork, spawn or thread creation failed).
+ *         initializer), CF_ENOMEM, CF_EMFILE (out of descriptors),
+ *         CF_ENOSYS (a spawning start method on a kernel without
+ *         memfd_create), CF_EAGAIN (fork, spawn or thread creation failed).
  * @threads Blocks only for the fork. May be called from any thread; not
  *          from inside a worker process.
  */
