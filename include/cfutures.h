@@ -1115,6 +1115,7 @@ CF_EXTERN int cf_cpu_count(void);
 /* Further parts of the API, each in its own header (one line each). */
 #include "cfutures/bridge.h"
 #include "cfutures/channel.h"
+#include "cfutures/combine.h"
 #include "cfutures/process_pool.h"
 #include "cfutures/semaphore.h"
 

@@ -15,6 +15,7 @@
 #include "fault_inject.h"
 #include "harness.h"
 
+#include <cfutures/combine.h>
 #include <cfutures/process_pool.h>
 
 #include <errno.h>
@@ -419,6 +420,41 @@ static int scen_process_pool(void) {
   return pool_free(ex);
 }
 
+/* Combinators over user futures: every allocation (the record, the
+ * outcomes, the combined future, a copied message) may fail; a call that
+ * fails has registered nothing, and nothing leaks. */
+static int scen_combine(void) {
+  cf_future *fs[3] = {0};
+  for (int i = 0; i < 3; i++) {
+    EXPECT_RC(cf_future_new(&fs[i]));
+    if (fs[i] == NULL) {
+      for (int j = 0; j < i; j++)
+        cf_future_release(fs[j]);
+      return 0;
+    }
+  }
+  cf_future *all = NULL, *fast = NULL, *any = NULL;
+  EXPECT_RC(cf_future_all(fs, 3, 0, &all));
+  EXPECT_RC(
+      cf_future_all(fs, 3, CF_ALL_FAIL_FAST | CF_COMBINE_CANCEL_INPUTS, &fast));
+  EXPECT_RC(cf_future_any(fs, 3, &any));
+  cf_future_set_result(fs[0], V(1));
+  cf_future_set_error(fs[1], CF_ETASK, "a message to copy");
+  cf_future_set_result(fs[2], V(3));
+  if (all != NULL && cf_future_error(all, 0) != CF_ETASK)
+    FAIL("all did not fail with its input's code");
+  if (fast != NULL && cf_future_error(fast, 0) != CF_ETASK)
+    FAIL("fail-fast did not fail with its input's code");
+  if (any != NULL && cf_future_error(any, 0) != 0)
+    FAIL("any did not take its first input's outcome");
+  cf_future_release(all);
+  cf_future_release(fast);
+  cf_future_release(any);
+  for (int i = 0; i < 3; i++)
+    cf_future_release(fs[i]);
+  return 0;
+}
+
 /* The torture driver ---------------------------------------------------- */
 
 typedef int (*scenario)(void);
@@ -486,6 +522,11 @@ END_TEST
 
 START_TEST(test_alloc_then) {
   torture("then", scen_then_on_pool);
+}
+END_TEST
+
+START_TEST(test_alloc_combine) {
+  torture("combine", scen_combine);
 }
 END_TEST
 
@@ -852,6 +893,7 @@ Suite *cf_faults_suite(void) {
   tcase_add_test(tc, test_alloc_map);
   tcase_add_test(tc, test_alloc_group);
   tcase_add_test(tc, test_alloc_then);
+  tcase_add_test(tc, test_alloc_combine);
   tcase_add_test(tc, test_alloc_bridge);
   tcase_add_test(tc, test_alloc_channel);
   suite_add_tcase(s, tc);
