@@ -94,28 +94,66 @@ START_TEST(test_all_mixed_executors) {
 }
 END_TEST
 
-/* A failing worker task fails the all-future fast, with its message; the
- * slow process task and the pending user future are asked to cancel. */
+/* Fail-fast over a running worker task, a thread-pool task and a user
+ * future: the failure cancels the pending thread-pool task and stops the
+ * running worker task (its worker killed). The failure is set from this
+ * thread: a request made from the process pool's own manager thread (a
+ * callback of one of its futures) is not what this test is about. */
+static bool is_running(void *f) {
+  return cf_future_running(f);
+}
+
 START_TEST(test_all_fail_fast_mixed) {
-  cf_executor *procs = process_pool(2);
-  cf_future *fs[3];
+  cf_executor *procs = process_pool(1), *threads = cf_test_pool(1);
+  cf_test_gate gate;
+  cf_test_gate_init(&gate);
+  cf_future *fs[4], *blocker;
   ck_assert_int_eq(cf_submit_bytes(procs, task_slow, NULL, 0, &fs[0]), 0);
-  ck_assert_int_eq(cf_future_new(&fs[1]), 0);
-  ck_assert_int_eq(cf_submit_bytes(procs, task_fail, NULL, 0, &fs[2]), 0);
+  ck_assert_int_eq(cf_submit(threads, cf_test_task_gate, &gate, &blocker), 0);
+  ck_assert_int_eq(cf_submit(threads, cf_test_task_identity, V(1), &fs[1]), 0);
+  ck_assert_int_eq(cf_future_new(&fs[2]), 0);
+  ck_assert_int_eq(cf_future_new(&fs[3]), 0);
+  ck_assert(cf_test_poll(is_running, fs[0], 10));
   cf_future *all;
   ck_assert_int_eq(
-      cf_future_all(fs, 3, CF_ALL_FAIL_FAST | CF_COMBINE_CANCEL_INPUTS, &all),
+      cf_future_all(fs, 4, CF_ALL_FAIL_FAST | CF_COMBINE_CANCEL_INPUTS, &all),
       0);
-  ck_assert_int_eq(cf_future_error(all, cf_test_scale(30)), CF_EPROTO);
+  ck_assert_int_eq(cf_future_set_error(fs[3], CF_EPROTO, "no luck"), 0);
+  ck_assert(cf_future_done(all));
+  ck_assert_int_eq(cf_future_error(all, 0), CF_EPROTO);
   ck_assert_str_eq(cf_future_error_message(all), "no luck");
-  ck_assert_int_eq(cf_future_all_outcome(all, 2, NULL), CF_EPROTO);
+  ck_assert_int_eq(cf_future_all_outcome(all, 0, NULL), CF_EBUSY);
   ck_assert(cf_future_cancelled(fs[1]));
-  /* The running worker task saw its cancel request and stopped. */
+  ck_assert(cf_future_cancelled(fs[2]));
   ck_assert_int_eq(cf_future_wait(fs[0], cf_test_scale(10)), 0);
   ck_assert_int_eq(cf_future_error(fs[0], 0), CF_ECANCELED);
-  for (int i = 0; i < 3; i++)
+  cf_test_gate_open(&gate);
+  for (int i = 0; i < 4; i++)
     cf_future_release(fs[i]);
+  cf_future_release(blocker);
   cf_future_release(all);
+  ck_assert_int_eq(cf_executor_free(threads), 0);
+  ck_assert_int_eq(cf_executor_free(procs), 0);
+  cf_test_gate_destroy(&gate);
+}
+END_TEST
+
+/* A worker task's failure, its code and message copied into the combined
+ * futures. */
+START_TEST(test_worker_failure_copied) {
+  cf_executor *procs = process_pool(1);
+  cf_future *bad;
+  ck_assert_int_eq(cf_submit_bytes(procs, task_fail, NULL, 0, &bad), 0);
+  cf_future *all, *any;
+  ck_assert_int_eq(cf_future_all(&bad, 1, 0, &all), 0);
+  ck_assert_int_eq(cf_future_any(&bad, 1, &any), 0);
+  cf_future_release(bad);
+  ck_assert_int_eq(cf_future_error(all, cf_test_scale(30)), CF_EPROTO);
+  ck_assert_int_eq(cf_future_error(any, cf_test_scale(30)), CF_EPROTO);
+  ck_assert_str_eq(cf_future_error_message(all), "no luck");
+  ck_assert_str_eq(cf_future_error_message(any), "no luck");
+  cf_future_release(all);
+  cf_future_release(any);
   ck_assert_int_eq(cf_executor_free(procs), 0);
 }
 END_TEST
@@ -167,6 +205,7 @@ Suite *cf_combine_process_suite(void) {
   tcase_add_test(tc, test_all_mixed_executors);
   tcase_add_test(tc, test_all_fail_fast_mixed);
   tcase_add_test(tc, test_any_mixed_executors);
+  tcase_add_test(tc, test_worker_failure_copied);
   suite_add_tcase(s, tc);
   return s;
 }
