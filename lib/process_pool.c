@@ -27,8 +27,11 @@
  *    runs nothing but this loop, so every worker (first ones and
  *    replacements) is forked from a single-threaded process whose memory
  *    is the caller's as of pool creation.
- *  - A worker keeps descriptors 0-2 and its socket (close_range), asks for
- *    SIGKILL when the zygote dies (PR_SET_PDEATHSIG), runs the initializer,
+ *  - A worker leads a process group of its own (so that a signal meant
+ *    for it reaches what its tasks started, and the zygote kills what is
+ *    left of the group when it reaps it), keeps descriptors 0-2 and its
+ *    socket (close_range), asks for SIGKILL when the zygote dies
+ *    (PR_SET_PDEATHSIG), runs the initializer,
  *    then reads task frames (wire.h), runs them in order and writes result
  *    frames, batching results while more tasks are already buffered. It
  *    exits on end of file of its socket.
@@ -40,6 +43,10 @@
  * zygote forks them. Those workers are other images: TASK frames then
  * carry the task's registered name (registry.h) besides its address, and
  * the worker looks the name up. Everything else is the same protocol.
+ *
+ * Stopping is bounded: terminate's SIGTERM is followed by SIGKILL after
+ * kill_grace, and so is a worker told to exit that has not (both in
+ * deadlines_locked); task timeouts and cancels kill at once.
  *
  * Death is learned from the zygote's EXITED report, never from SIGCHLD:
  * the caller's process reaps only the zygote, with waitpid(zygote pid),
@@ -170,16 +177,17 @@ struct worker {
   enum wstate st;
   pid_t pid;
   int sock;
-  int sig_pending; /* a signal the zygote has yet to be asked to send */
-  bool ready_seen; /* READY frame: the initializer succeeded */
-  bool eof;        /* socket reached end of file (unregistered) */
-  bool retiring;   /* gets no more tasks */
-  bool closed_wr;  /* we shut our side: it exits once idle */
-  bool want_out;   /* EPOLLOUT registered */
-  bool send_dead;  /* a write failed: the death report is coming */
-  bool abandoned;  /* spawned, but its descriptors were lost */
-  bool helped;     /* a waiting thread reads its socket (wait_helped) */
-  uint32_t gen;    /* bumped each time the slot is freed */
+  int sig_pending;    /* a signal the zygote has yet to be asked to send */
+  bool ready_seen;    /* READY frame: the initializer succeeded */
+  bool eof;           /* socket reached end of file (unregistered) */
+  bool retiring;      /* gets no more tasks */
+  bool closed_wr;     /* we shut our side: it exits once idle */
+  uint64_t closed_at; /* when: SIGKILL follows kill_grace later */
+  bool want_out;      /* EPOLLOUT registered */
+  bool send_dead;     /* a write failed: the death report is coming */
+  bool abandoned;     /* spawned, but its descriptors were lost */
+  bool helped;        /* a waiting thread reads its socket (wait_helped) */
+  uint32_t gen;       /* bumped each time the slot is freed */
   int kill_reason;
   uint64_t kill_id; /* the task a timeout or cancel killed it for */
   unsigned sent;
@@ -221,9 +229,11 @@ struct pool {
    * be found by name here. */
   int cfg_fd;
   int init_err;
-  int terminating;    /* the signal of terminate/kill, or 0 */
-  int spawn_failures; /* in a row */
-  int early_deaths;   /* workers in a row that died before they were ready */
+  int terminating;       /* the signal of terminate/kill, or 0 */
+  uint64_t grace_ns;     /* kill_grace */
+  uint64_t term_kill_at; /* after terminate's SIGTERM: when SIGKILL follows */
+  int spawn_failures;    /* in a row */
+  int early_deaths;      /* workers in a row that died before they were ready */
   /* A task could not be framed for lack of memory: the manager retries
    * every NOMEM_RETRY_MS and fails the task after NOMEM_GIVE_UP_NS. */
   bool nomem_retry;
@@ -1033,8 +1043,12 @@ static int spawn_self(int chan, int cfg, const char *role, pid_t *pid) {
     sigemptyset(&none);
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setflags(&at,
-                             POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (strncmp(role, SPAWN_ENV "=w", sizeof SPAWN_ENV + 1) == 0) {
+      posix_spawnattr_setpgroup(&at, 0); /* a worker leads its own group */
+      flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(&at, flags);
     char *argv[] = {program_invocation_name, NULL};
     int e = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, env);
     if (e != 0)
@@ -1052,9 +1066,12 @@ static int spawn_self(int chan, int cfg, const char *role, pid_t *pid) {
 
 static void z_reap(struct pool *p, int ctl, int slot, bool report);
 
-/* Signals a worker the zygote has not reaped yet: its pid cannot have been
- * reused, which is why the pool asks the zygote rather than signal it. */
+/* Signals a worker the zygote has not reaped yet, and its process group:
+ * the processes its tasks started. Until the zygote reaps the worker (its
+ * group's leader) neither its pid nor its group id can be reused, which is
+ * why the pool asks the zygote rather than signal them itself. */
 static void z_kill(pid_t pid, int sig) {
+  kill(-pid, sig);
   kill(pid, sig);
 }
 
@@ -1135,10 +1152,13 @@ static void z_spawn(struct pool *p, int ctl, int slot, pid_t zygote) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* SIGCHLD, blocked for zsigfd */
+    setpgid(0, 0);
     close_except(sv[1], -1);
     worker_main(p, sv[1]);
   }
   close(sv[1]);
+  if (pid > 0)
+    setpgid(pid, pid); /* also here: a kill must not find it without one */
   if (err != 0) {
     zm.op = Z_SPAWN_FAILED;
     zm.err = err;
@@ -1170,6 +1190,8 @@ static void z_reap(struct pool *p, int ctl, int slot, bool report) {
   struct rusage ru;
   int status = 0;
   pid_t r;
+  /* Whatever its tasks left running in its group goes with it. */
+  kill(-p->zpids[slot], SIGKILL);
   do
     r = wait4(p->zpids[slot], &status, 0, &ru);
   while (r < 0 && errno == EINTR);
@@ -2069,6 +2091,7 @@ static bool maintain_locked(struct pool *p, struct tlist *done) {
     if (w->retiring || p->broken || (p->shutdown && p->queue.n == 0)) {
       w->retiring = true;
       w->closed_wr = true;
+      w->closed_at = cf_now_ns();
       shutdown(w->sock, SHUT_WR);
     }
   }
@@ -2079,9 +2102,32 @@ static bool maintain_locked(struct pool *p, struct tlist *done) {
  * stop; returns the milliseconds until the next deadline, or -1. */
 static int deadlines_locked(struct pool *p) {
   uint64_t now = cf_now_ns(), next = UINT64_MAX;
+  if (p->terminating == SIGTERM) {
+    /* Past the grace, what is left is killed: no task can hold up
+     * terminate by blocking or ignoring SIGTERM. */
+    if (now >= p->term_kill_at) {
+      p->terminating = SIGKILL;
+      for (int i = 0; i < p->nslots; i++)
+        if (p->ws[i].st == W_READY)
+          kill_worker_locked(p, &p->ws[i], K_TERM, SIGKILL);
+    } else {
+      next = p->term_kill_at;
+    }
+  }
   for (int i = 0; i < p->nslots; i++) {
     struct worker *w = &p->ws[i];
     struct task *t = w->fl.head;
+    if (w->st == W_READY && w->closed_wr && t == NULL &&
+        w->kill_reason == K_NONE) {
+      /* Told to exit and still there (an initializer that does not
+       * return, say): it goes after the grace. */
+      uint64_t dl = w->closed_at + p->grace_ns;
+      if (dl <= now)
+        kill_worker_locked(p, w, K_TERM, SIGKILL);
+      else if (dl < next)
+        next = dl;
+      continue;
+    }
     if (w->st != W_READY || t == NULL || w->kill_reason != K_NONE)
       continue;
     if (t->cancel_req) {
@@ -2225,7 +2271,7 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
   if (out == NULL || o.max_workers < 1 || o.max_workers > 4096 ||
       o.task_timeout != o.task_timeout || o.task_timeout == 0 ||
       o.max_payload > ((size_t)1 << 40) || o.pipeline_depth < 1 ||
-      (o.initargs == NULL && o.initargs_len > 0) ||
+      !(o.kill_grace >= 0) || (o.initargs == NULL && o.initargs_len > 0) ||
       (o.start_method != CF_START_FORK && o.start_method != CF_START_SPAWN &&
        o.start_method != CF_START_FORKSERVER))
     return CF_EINVAL;
@@ -2240,6 +2286,9 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
     return CF_ENOMEM;
   p->base.vt = &pool_vt;
   p->o = o;
+  p->grace_ns = o.kill_grace <= 0    ? 1000000000u
+                : o.kill_grace > 1e6 ? (uint64_t)1e15 /* 11 days: forever */
+                                     : (uint64_t)(o.kill_grace * 1e9);
   p->ep = p->evfd = p->ctl = p->cfg_fd = -1;
   regions_reset(p->preg, CF__WIRE_TASK_SLOTS);
   pthread_mutex_init(&p->mu, NULL);
@@ -2624,8 +2673,10 @@ static int signal_workers(cf_executor *ex, int sig) {
   if (p == NULL)
     return CF_EINVAL;
   pthread_mutex_lock(&p->mu);
-  if (!p->terminating)
+  if (!p->terminating || sig == SIGKILL)
     p->terminating = sig;
+  if (sig == SIGTERM && p->term_kill_at == 0)
+    p->term_kill_at = cf_now_ns() + p->grace_ns;
   for (int i = 0; i < p->nslots; i++)
     if (p->ws[i].st == W_READY)
       kill_worker_locked(p, &p->ws[i], K_TERM, sig);

@@ -33,6 +33,33 @@
  * dies (PR_SET_PDEATHSIG). Tasks must not call exit() to finish: that is
  * reported as a crash.
  *
+ * A task's own processes. Each worker leads a process group of its own,
+ * and the processes a task starts (a shell pipeline, `sleep 300 &`, their
+ * children) are in it unless they leave it (setsid, setpgid). Whenever the
+ * pool stops a worker -- a task timeout, cf_future_request_cancel,
+ * terminate, kill, free, shutdown -- its signal goes to the whole group,
+ * and when a worker ends, for whatever reason, the zygote kills what is
+ * left of its group (SIGKILL) before reaping it: nothing a task started in
+ * its group outlives its worker. Processes a task leaves running when it
+ * returns live on until their worker ends. Being a group of their own,
+ * workers are not in the terminal's foreground group: a terminal's ^C
+ * reaches the caller and the zygote, not them (they die with the zygote),
+ * and a task that reads the terminal is stopped (SIGTTIN).
+ *
+ * Stopping. No call of this API waits on a task's behaviour without a
+ * bound the caller chose. cf_process_pool_terminate sends SIGTERM, then
+ * SIGKILL to what is left after kill_grace (default 1 s), so a task that
+ * blocks or ignores SIGTERM cannot hold it up; a worker told to exit
+ * (shutdown, retirement) that has not within kill_grace is killed too.
+ * cf_shutdown with CF_SHUTDOWN_WAIT and cf_executor_free wait for running
+ * tasks to finish, as Python's shutdown(wait=True) does: a running task
+ * ends by returning or by its timeout (task_timeout, or
+ * cf_submit_bytes_timeout), which kills its worker with SIGKILL. A task
+ * that has no timeout and never returns keeps them waiting, as asked:
+ * give such tasks a timeout, or call cf_process_pool_terminate (or
+ * cf_process_pool_kill) from another thread, which ends the wait within
+ * kill_grace.
+ *
  * Failures. A worker that dies (a signal, exit(), abort()) fails only the
  * task it was running, with CF_EWORKER and a message naming the exit status
  * or signal, whether a core was dumped, and the worker's peak resident
@@ -296,6 +323,11 @@ typedef struct cf_process_pool_options {
    * must be registered by name (cf_submit_bytes of an unregistered
    * function is CF_ENOENT; an unregistered initializer, CF_EINVAL). */
   int start_method;
+  /** Seconds a worker is given to end after SIGTERM
+   * (cf_process_pool_terminate) or after being told to exit (at shutdown,
+   * or retired), before the pool sends SIGKILL. 0 (a zeroed field too) = the default, 1 second; negative
+   * or NaN is invalid. */
+  double kill_grace;
 } cf_process_pool_options;
 
 /**
@@ -394,13 +426,18 @@ CF_EXTERN int cf_future_bytes(cf_future *f, double timeout, const void **data,
  * shuts the pool down: queued tasks are cancelled (CF_ECANCELED), tasks
  * that were running fail with CF_EWORKER and a message naming the signal
  * (or finish normally if they completed first). Later submits fail
- * CF_ESHUTDOWN.
+ * CF_ESHUTDOWN. The signal goes to each worker's process group (what its
+ * task started too); workers still alive kill_grace after it are killed
+ * with SIGKILL, so the call returns even when a task blocks or ignores
+ * SIGTERM. A cf_shutdown or cf_executor_free waiting in another thread
+ * returns with it.
  *
  * @param ex The process pool.
  * @return 0, CF_EINVAL (not a process pool), CF_EDEADLK (from a done
  *         callback running on the pool's own thread: the workers are
  *         signalled but not waited for).
- * @threads Blocks until every worker has been reaped. Any thread.
+ * @threads Blocks until every worker has been reaped: about kill_grace at
+ *          most. Any thread.
  */
 CF_EXTERN int cf_process_pool_terminate(cf_executor *ex);
 
