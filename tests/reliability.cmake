@@ -80,7 +80,8 @@ if(CF_VALGRIND AND NOT CF_SANITIZE)
   set(CF_VALGRIND_COMMAND ${CF_VALGRIND} -q --leak-check=full
       --error-exitcode=9 --trace-children=yes)
   foreach(pair "process_pool;basics" "process_pool;deaths"
-          "process_pool;shutdown" "process_lifecycle;reaping")
+          "process_pool;shutdown" "process_lifecycle;reaping"
+          "process_lifecycle;stop" "process_lifecycle;descendants")
     list(GET pair 0 suite)
     list(GET pair 1 case)
     add_test(NAME valgrind_${suite}_${case}
