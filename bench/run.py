@@ -91,6 +91,10 @@ TARGETS = [
     ("MEM", "bytes per pending task+future", None, 128.0, "<= 128 B"),
     ("MEM", "peak RSS, 1000k pending task+future", None, 200.0,
      "<= 200 MiB"),
+    ("TIMERS", "bytes per pending timer (malloc), 100k", None, 128.0,
+     "<= 128 B"),
+    ("TIMERS", "lateness median", None, 1000.0, "<= 1 ms"),
+    ("TIMERS", "lateness p99", None, 1000.0, "<= 1 ms"),
 ]
 
 

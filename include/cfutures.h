@@ -1118,5 +1118,6 @@ CF_EXTERN int cf_cpu_count(void);
 #include "cfutures/combine.h"
 #include "cfutures/process_pool.h"
 #include "cfutures/semaphore.h"
+#include "cfutures/timer.h"
 
 #endif /* CFUTURES_H */

@@ -35,12 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { KIND_ALL, KIND_ANY };
+enum kind { KIND_ALL, KIND_ANY, KIND_TIMEOUT };
 
 static const struct cf__executor_vtable all_vt = {.kind = "all"};
 static const struct cf__executor_vtable any_vt = {.kind = "any"};
+static const struct cf__executor_vtable timeout_vt = {.kind = "with_timeout"};
 static cf_executor all_ex = {.vt = &all_vt};
 static cf_executor any_ex = {.vt = &any_vt};
+static cf_executor timeout_ex = {.vt = &timeout_vt};
 
 struct rec;
 
@@ -49,6 +51,7 @@ struct slot {
   cf_future *f; /* referenced while armed */
   struct cf__callback node;
   bool armed;    /* the node is on f's list (under rec->mu) */
+  bool timer;    /* with_timeout's timer: cancelled whenever let go */
   bool detached; /* taken off by detach, which now owns the ref */
 };
 
@@ -102,7 +105,11 @@ static bool record_locked(struct rec *r, size_t i, const cf_future *f) {
     return false;
   int err = outcome_of(f);
   r->left--;
-  if (r->kind == KIND_ANY) {
+  if (r->kind == KIND_TIMEOUT && r->slots[i].timer) {
+    r->err = CF_ETIMEDOUT;
+    return r->ended = true;
+  }
+  if (r->kind != KIND_ALL) {
     r->err = err;
     r->value = err == 0 ? value_of(f) : NULL;
     r->msg = err != 0 ? msg_of(f) : NULL;
@@ -141,7 +148,7 @@ static void detach(struct rec *r) {
     struct slot *s = &r->slots[i];
     if (!s->detached)
       continue;
-    if (r->flags & CF_COMBINE_CANCEL_INPUTS)
+    if ((r->flags & CF_COMBINE_CANCEL_INPUTS) || s->timer)
       cf_future_request_cancel(s->f);
     cf_future_release(s->f);
     rec_unref(r);
@@ -156,7 +163,7 @@ static void finish(struct rec *r) {
   detach(r);
   char *msg = r->msg;
   r->msg = NULL;
-  if (r->kind == KIND_ANY) {
+  if (r->kind != KIND_ALL) {
     cf__future_complete(r->out, CF_FINISHED, r->err, r->value, msg);
     return;
   }
@@ -206,8 +213,10 @@ static int combine(enum kind kind, cf_future *const *fs, size_t n,
     free(r);
     return CF_ENOMEM;
   }
-  cf_future *o = cf__future_alloc(kind == KIND_ALL ? &all_ex : &any_ex, NULL,
-                                  (void *)(uintptr_t)n);
+  cf_executor *ex = kind == KIND_ALL   ? &all_ex
+                    : kind == KIND_ANY ? &any_ex
+                                       : &timeout_ex;
+  cf_future *o = cf__future_alloc(ex, NULL, (void *)(uintptr_t)n);
   if (o == NULL || pthread_mutex_init(&r->mu, NULL) != 0) {
     if (o != NULL)
       cf__future_mem_free(o);
@@ -225,6 +234,7 @@ static int combine(enum kind kind, cf_future *const *fs, size_t n,
     if (r->outs != NULL)
       r->outs[i] = (cf_outcome){CF_EBUSY, NULL};
     r->slots[i].rec = r;
+    r->slots[i].timer = kind == KIND_TIMEOUT && i == 1;
     r->slots[i].node =
         (struct cf__callback){.fn = on_input_done, .userdata = &r->slots[i]};
   }
@@ -309,4 +319,23 @@ int cf_future_any_index(const cf_future *any, size_t *index) {
     return CF_ESTATE;
   *index = (uintptr_t)any->arg;
   return 0;
+}
+
+int cf_future_with_timeout(cf_future *f, double seconds, unsigned flags,
+                           cf_future **out) {
+  uint64_t deadline;
+  if (f == NULL || out == NULL || cf__deadline(seconds, &deadline) != 0 ||
+      (flags & ~(unsigned)CF_COMBINE_CANCEL_INPUTS))
+    return CF_EINVAL;
+  cf_future *fs[2] = {f, NULL};
+  if (deadline != UINT64_MAX && !cf__done(f)) {
+    int rc = cf__timer_at(deadline, &fs[1]);
+    if (rc != 0)
+      return rc;
+  }
+  int rc = combine(KIND_TIMEOUT, fs, fs[1] != NULL ? 2 : 1, flags, out);
+  if (rc != 0 && fs[1] != NULL)
+    cf_future_cancel(fs[1]);
+  cf_future_release(fs[1]);
+  return rc;
 }

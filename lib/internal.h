@@ -96,10 +96,18 @@ struct cf_future {
   _Atomic uint32_t state; /* cf_state | CF__F_* flags */
   atomic_uint refs;
   cf_executor *ex; /* owner, NULL for cf_future_new futures */
-  /* Executor queue link: owned by the executor, under its lock. */
-  struct cf_future *qnext;
+  /* Executor queue link: owned by the executor, under its lock. A timer
+   * future (timer.c) keeps its deadline here while it is in the heap. */
+  union {
+    struct cf_future *qnext;
+    uint64_t due_ns;
+  };
   cf_fn fn;
-  void *arg;
+  /* fn's argument; a timer future (no fn) keeps its heap index here. */
+  union {
+    void *arg;
+    size_t slot;
+  };
   /* Outcome: written once, by the completer holding the claim, before the
    * state says done; readers that saw a done state (acquire) may read them
    * unlocked. */
@@ -173,6 +181,13 @@ int cf__cond_init(pthread_cond_t *cv);
 /* pthread_cond_(timed)wait up to deadline; returns 0 or CF_ETIMEDOUT. */
 int cf__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
                         uint64_t deadline);
+
+/* timer.c */
+/* A timer future due at deadline (ns, CLOCK_MONOTONIC; UINT64_MAX =
+ * never): *out gets one reference. It completes with success on the timer
+ * thread; cancelling it takes it out of the heap. 0, CF_ENOMEM, CF_EAGAIN
+ * (the timer thread could not be started). */
+int cf__timer_at(uint64_t deadline, cf_future **out);
 
 /* executor.c */
 int cf__executor_submit_future(cf_executor *ex, cf_future *f);

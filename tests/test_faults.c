@@ -17,6 +17,7 @@
 
 #include <cfutures/combine.h>
 #include <cfutures/process_pool.h>
+#include <cfutures/timer.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -455,6 +456,37 @@ static int scen_combine(void) {
   return 0;
 }
 
+/* Timers, scheduled tasks and with_timeout: an allocation that fails (the
+ * timer's future, the heap's growth, a record, the task's future) fails
+ * the call or the scheduled future with CF_ENOMEM; nothing leaks. */
+static int scen_timer(void) {
+  int rc;
+  cf_executor *ex = pool_or_null(1, &rc);
+  EXPECT_RC(rc);
+  cf_future *t = NULL, *s = NULL, *w = NULL, *p = NULL;
+  EXPECT_RC(cf_future_after(0.001, &t));
+  if (ex != NULL)
+    EXPECT_RC(cf_submit_after(ex, 0.001, task_count, V(5), &s));
+  EXPECT_RC(cf_future_new(&p));
+  if (p != NULL)
+    EXPECT_RC(cf_future_with_timeout(p, 0.001, CF_COMBINE_CANCEL_INPUTS, &w));
+  int ok = 0;
+  if (t != NULL && settle(t, NULL, &ok) != 0)
+    return -1;
+  if (s != NULL && settle(s, V(5), &ok) != 0)
+    return -1;
+  if (w != NULL) {
+    int e = cf_future_error(w, BOUND);
+    if (e != CF_ETIMEDOUT && !resource_code(e))
+      FAIL("with_timeout ended with %s", cf_err_name(e));
+  }
+  cf_future_release(w);
+  cf_future_release(p);
+  cf_future_release(s);
+  cf_future_release(t);
+  return ex != NULL ? pool_free(ex) : 0;
+}
+
 /* The torture driver ---------------------------------------------------- */
 
 typedef int (*scenario)(void);
@@ -530,6 +562,11 @@ START_TEST(test_alloc_combine) {
 }
 END_TEST
 
+START_TEST(test_alloc_timer) {
+  torture("timer", scen_timer);
+}
+END_TEST
+
 START_TEST(test_alloc_bridge) {
   torture("bridge", scen_bridge);
 }
@@ -560,6 +597,21 @@ static int task_sleep_count(void *arg, void **result) {
 /* The k-th worker (or every one from the k-th) cannot start: submits fail
  * with CF_EAGAIN or the pool runs with the workers it has; an accepted
  * task always runs. */
+/* The timer thread cannot start: the first timer fails with CF_EAGAIN
+ * and leaves nothing behind; the next one, with threads back, works. */
+START_TEST(test_timer_thread_fails) {
+  cf_future *t = NULL;
+  cf_fi_arm(CF_FI_THREAD, 1, true);
+  int rc = cf_future_after(0.001, &t);
+  cf_fi_disarm(CF_FI_THREAD);
+  ck_assert_int_eq(rc, CF_EAGAIN);
+  ck_assert_ptr_null(t);
+  ck_assert_int_eq(cf_future_after(0.001, &t), 0);
+  ck_assert_int_eq(cf_future_wait(t, BOUND), 0);
+  cf_future_release(t);
+}
+END_TEST
+
 START_TEST(test_thread_create_fails) {
   enum { N = 40 };
   long faults = 0;
@@ -894,6 +946,7 @@ Suite *cf_faults_suite(void) {
   tcase_add_test(tc, test_alloc_group);
   tcase_add_test(tc, test_alloc_then);
   tcase_add_test(tc, test_alloc_combine);
+  tcase_add_test(tc, test_alloc_timer);
   tcase_add_test(tc, test_alloc_bridge);
   tcase_add_test(tc, test_alloc_channel);
   suite_add_tcase(s, tc);
@@ -901,6 +954,7 @@ Suite *cf_faults_suite(void) {
   cf_test_tcase_timeout(tc, 60);
   cf_test_tcase_census(tc);
   tcase_add_test(tc, test_thread_create_fails);
+  tcase_add_test(tc, test_timer_thread_fails);
   tcase_add_test(tc, test_bridge_out_of_descriptors);
   tcase_add_test(tc, test_spurious_wakeups);
   suite_add_tcase(s, tc);

@@ -174,6 +174,37 @@ CF_EXTERN int cf_future_any(cf_future *const *fs, size_t n, cf_future **out);
  */
 CF_EXTERN int cf_future_any_index(const cf_future *any, size_t *index);
 
+/**
+ * @brief A future that completes with f's outcome, or fails with
+ * CF_ETIMEDOUT if f is not done within seconds (asyncio.wait_for, without
+ * awaiting).
+ *
+ * If f is done first, the combined future finishes with f's outcome (its
+ * result, NULL for a byte future; or its error code and a copy of its
+ * message; CF_ECANCELED if f was cancelled) and the timer is cancelled. If
+ * the deadline comes first it fails with CF_ETIMEDOUT, and with
+ * CF_COMBINE_CANCEL_INPUTS it first calls cf_future_request_cancel(f) (a
+ * pending f is cancelled, a running one sees its cancel token); f is left
+ * running otherwise. The deadline is measured on CLOCK_MONOTONIC by the
+ * process's timer thread (cfutures/timer.h): the timeout decision runs,
+ * with the combined future's callbacks, on that thread. A negative timeout
+ * never times out; 0 fails at once on the timer thread unless f is already
+ * done. A timeout is told apart from f itself failing with CF_ETIMEDOUT by
+ * cf_future_done(f) (false after a timeout, unless f finished since).
+ *
+ * @param f the future (borrowed; referenced until the combined future is
+ *          done)
+ * @param seconds the timeout
+ * @param flags CF_COMBINE_CANCEL_INPUTS or 0
+ * @param out receives one reference to the combined future
+ * @return 0; CF_EINVAL (f or out NULL, NaN, an unknown flag); CF_ENOMEM;
+ *         CF_EAGAIN (the timer thread could not be started).
+ *
+ * Never blocks. Any thread.
+ */
+CF_EXTERN int cf_future_with_timeout(cf_future *f, double seconds,
+                                     unsigned flags, cf_future **out);
+
 #ifdef __cplusplus
 }
 #endif
