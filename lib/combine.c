@@ -134,25 +134,30 @@ static bool record_locked(struct rec *r, size_t i, const cf_future *f) {
  * out's callback when out was cancelled. */
 static void detach(struct rec *r) {
   pthread_mutex_lock(&r->mu);
-  bool any_detached = false;
+  unsigned ndetached = 0;
   for (size_t i = 0; i < r->n; i++) {
     struct slot *s = &r->slots[i];
     if (s->armed && cf__future_remove_node(s->f, &s->node)) {
       s->armed = false;
-      s->detached = any_detached = true;
+      s->detached = true;
+      ndetached++;
     }
   }
   pthread_mutex_unlock(&r->mu);
+  if (ndetached == 0)
+    return;
   /* Only this call reads detached slots from here on. */
-  for (size_t i = 0; any_detached && i < r->n; i++) {
+  for (size_t i = 0; i < r->n; i++) {
     struct slot *s = &r->slots[i];
     if (!s->detached)
       continue;
     if ((r->flags & CF_COMBINE_CANCEL_INPUTS) || s->timer)
       cf_future_request_cancel(s->f);
     cf_future_release(s->f);
-    rec_unref(r);
   }
+  /* The detached slots' references, at once: the caller holds one more,
+   * so this never frees the record. */
+  atomic_fetch_sub_explicit(&r->refs, ndetached, memory_order_acq_rel);
 }
 
 /* Completes out with the decided outcome; called once, by whoever decided,

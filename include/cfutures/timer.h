@@ -104,7 +104,8 @@ enum {
  * if the run ended cancelled), when ex refuses a run (its code), or when
  * it is cancelled. cf_future_cancel succeeds whenever it is pending: no
  * further run starts; a queued run is cancelled, a running one finishes
- * (cf_future_request_cancel raises its cancel token instead). Results of
+ * undisturbed (cf_future_request_cancel, which cancels first, does the
+ * same). Results of
  * successful runs are dropped. ex must outlive the schedule.
  *
  * @param ex a thread pool
