@@ -114,8 +114,17 @@ void cf_future_release(cf_future *f) {
   cf__future_mem_free(f);
 }
 
+/* Lets the executor move a PENDING future it began without a word. */
+static void observe(const cf_future *f) {
+  if (f->ex != NULL && f->ex->vt->observe != NULL && cf__state(f) == CF_PENDING)
+    f->ex->vt->observe(f->ex, (cf_future *)f);
+}
+
 int cf_future_state(const cf_future *f) {
-  return f == NULL ? CF_EINVAL : (int)cf__state(f);
+  if (f == NULL)
+    return CF_EINVAL;
+  observe(f);
+  return (int)cf__state(f);
 }
 
 bool cf_future_cancelled(const cf_future *f) {
@@ -123,7 +132,10 @@ bool cf_future_cancelled(const cf_future *f) {
 }
 
 bool cf_future_running(const cf_future *f) {
-  return f != NULL && cf__state(f) == CF_RUNNING;
+  if (f == NULL)
+    return false;
+  observe(f);
+  return cf__state(f) == CF_RUNNING;
 }
 
 bool cf_future_done(const cf_future *f) {
@@ -472,6 +484,7 @@ int cf_future_times_get(const cf_future *f, cf_future_times *out) {
   if (f == NULL || out == NULL)
     return CF_EINVAL;
   out->queued_ns = f->queued_ns;
+  observe(f);
   uint32_t st = cf__state(f);
   out->started_ns = st == CF_RUNNING || st == CF_FINISHED ? f->started_ns : 0;
   out->finished_ns = cf__done(f) ? f->finished_ns : 0;

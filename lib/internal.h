@@ -80,6 +80,10 @@ struct cf__executor_vtable {
   /* Tasks cross a process image: they travel by registered name, so map
    * chunks must name their function rather than give its address. */
   bool (*by_name)(cf_executor *ex);
+  /* Brings a PENDING f up to date with what the executor knows, moving it
+   * to RUNNING if it began (a process pool's worker begins tasks without
+   * telling anyone at once). Optional. */
+  void (*observe)(cf_executor *ex, cf_future *f);
 };
 
 struct cf_executor {

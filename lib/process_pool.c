@@ -48,12 +48,35 @@
  * kill_grace, and so is a worker told to exit that has not (both in
  * deadlines_locked); task timeouts and cancels kill at once.
  *
+ * BEGIN MARKS. A task sent ahead to a worker has not started: it stays
+ * PENDING, cancellable, until its worker begins it. Each worker slot has a
+ * ring of marks in one shared memory area of the pool (a memfd whose
+ * descriptor the first frame on a worker's socket, MARKS, carries), one
+ * per task sent and not yet answered: the n-th TASK frame on a socket is
+ * the worker's n-th task on both sides, and its mark is word n % ring,
+ * which holds n and a state. The pool writes SENT before the frame; the
+ * worker, before it begins a task, writes the time and moves SENT to BEGUN
+ * with a compare-exchange; the pool withdraws a task by moving SENT to
+ * CANCELLED with one. Exactly one of the two wins. A worker that finds a
+ * task withdrawn skips it and answers with an empty SKIPPED result, so
+ * every TASK frame still gets exactly one answer, in order; the pool keeps
+ * the withdrawn task in the worker's list (a ghost, its future already
+ * cancelled) until that answer comes, so the tasks in the list always
+ * have consecutive numbers, fewer than the ring's size: marks never
+ * collide. The pool moves a future to RUNNING, with the worker's begin
+ * time, when it learns of the BEGUN mark: when the result comes, when the
+ * worker dies, or when somebody asks (cf_future_running, _state,
+ * _times_get and _cancel consult the mark: the observe hook).
+ *
  * Death is learned from the zygote's EXITED report, never from SIGCHLD:
  * the caller's process reaps only the zygote, with waitpid(zygote pid),
- * and ECHILD there means somebody else already did. Workers run their
- * tasks in order, so when one dies, after the results it managed to write
- * have been read, the oldest task sent to it is the one it was running;
- * later ones never started and are queued again. Writes to workers use
+ * and ECHILD there means somebody else already did. When a worker dies,
+ * after the results it managed to write have been read, the task it had
+ * begun (its mark says BEGUN) is the one it was running, and it alone is
+ * blamed; the tasks it never began, whether they were in its socket, half
+ * written, or refused with EPIPE, are queued again, so a worker killed
+ * while idle fails nothing. (One that keeps dying before it can begin the
+ * same task fails that task after LOST_MAX tries.) Writes to workers use
  * MSG_NOSIGNAL; EPIPE only means the death report is on its way.
  *
  * Payloads above shm_threshold travel in shared memory (memfd, sealed
@@ -80,6 +103,8 @@
  * freed only by the thread that completed or cancelled it, and the manager
  * frees its completed tasks under pool.mu, after completing them, so a
  * thread that holds pool.mu and sees a future not done may use its task.
+ * A ghost (BEGIN MARKS) is freed under pool.mu by whoever reads its
+ * SKIPPED answer or reaps its worker: its future no longer points to it.
  * Lock order: pool.mu, then a future's stripe lock (cf__future_try_start
  * and cf__future_cancel_pending never run callbacks under pool.mu: only
  * cancelling a PENDING future completes it, and that happens unlocked).
@@ -119,6 +144,9 @@
 /* Descriptors sent with one sendmsg; the receiver takes up to MAX_RX_FDS. */
 #define MAX_PEND_FDS 8
 #define READ_CHUNK ((size_t)64 << 10)
+/* A worker's exit status when its channel to the pool fails under it (the
+ * task closed or shut it, say): EX_IOERR. End of file is a clean exit. */
+#define W_EXIT_LOST 74
 
 /* Kernel interfaces called directly so that older C libraries build. */
 static int pidfd_open_(pid_t pid) {
@@ -143,9 +171,13 @@ struct task {
   uint64_t id;
   uint64_t timeout_ns; /* 0 = none */
   unsigned crashes;
+  unsigned lost; /* its workers died before they began it */
   bool in_queue;
   bool cancel_req;
-  int preg;               /* the pool region holding the payload, or -1 */
+  bool ghost;   /* withdrawn from its worker, which has still to skip it */
+  int wslot;    /* the worker slot it was sent to, or -1 */
+  uint64_t seq; /* its number on that worker (see BEGIN MARKS) */
+  int preg;     /* the pool region holding the payload, or -1 */
   unsigned char *payload; /* data, or in that region */
   /* The outcome, filled under pool.mu and applied unlocked. */
   int out_state, out_err;
@@ -192,6 +224,8 @@ struct worker {
   uint64_t kill_id; /* the task a timeout or cancel killed it for */
   unsigned sent;
   unsigned unsent; /* of fl, tasks still in obuf, not yet written */
+  uint64_t seq;    /* TASK frames written to it (see BEGIN MARKS) */
+  bool marked;     /* its MARKS frame is written */
   struct tlist fl; /* in flight, oldest (running) first */
   uint64_t head_start;
   unsigned char *obuf;
@@ -220,6 +254,12 @@ struct pool {
   bool preg_used[CF__WIRE_TASK_SLOTS];
   struct worker *ws;
   int nslots;
+  /* The begin marks of every slot: ring marks each, marks_slot bytes
+   * apart, in a memfd shared with the workers. */
+  int marks_fd;
+  unsigned char *marks;
+  size_t marks_slot, marks_size;
+  unsigned ring;
   int ep, evfd, ctl;
   pid_t zpid;
   pthread_t mgr;
@@ -265,6 +305,18 @@ struct zmsg {
 };
 
 static const struct cf__executor_vtable pool_vt;
+
+/* A task's begin mark (see BEGIN MARKS). */
+struct mark {
+  _Atomic uint64_t word;     /* the task's number << 2 | M_* */
+  _Atomic uint64_t begin_ns; /* CLOCK_MONOTONIC when the worker began it */
+};
+enum { M_SENT = 1, M_BEGUN = 2, M_CANCELLED = 3 };
+#define MARK(seq, st) ((uint64_t)(seq) << 2 | (uint64_t)(st))
+/* Tasks sent ahead to one worker at most: the ring's size. */
+#define DEPTH_MAX 4096u
+/* Deaths of workers before they began a task, after which it fails. */
+#define LOST_MAX 3
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
@@ -472,6 +524,11 @@ static void describe_exit(char *out, size_t n, pid_t pid, int status,
              "peak RSS %ld KiB",
              (int)pid, sig, name ? name : "?",
              WCOREDUMP(status) ? " (core dumped)" : "", maxrss_kb);
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == W_EXIT_LOST) {
+    snprintf(out, n,
+             "worker process %d lost its channel to the pool (exit status "
+             "%d); peak RSS %ld KiB",
+             (int)pid, W_EXIT_LOST, maxrss_kb);
   } else if (WIFEXITED(status)) {
     snprintf(out, n,
              "worker process %d exited with status %d; peak RSS %ld "
@@ -504,6 +561,9 @@ struct wctx {
   cf_future *df;
   uint64_t last_aux; /* the last task resolved by name */
   cf_bytes_fn last_fn;
+  struct mark *marks; /* our ring of begin marks (MARKS frame) */
+  unsigned ring;
+  uint64_t seq; /* TASK frames read */
 };
 
 static void w_flush(struct wctx *c) {
@@ -531,7 +591,7 @@ static void w_flush(struct wctx *c) {
     if (r < 0) {
       if (errno == EINTR)
         continue;
-      _exit(0); /* the pool is gone */
+      _exit(W_EXIT_LOST); /* the pool is gone, or the task broke the channel */
     }
     c->pend_fd = -1;
     off += (size_t)r;
@@ -737,6 +797,53 @@ static void w_run(struct wctx *c, const struct cf__wire_hdr *h,
     _exit(0);
 }
 
+/* The MARKS frame: maps our ring of begin marks. */
+static void w_marks(struct wctx *c, const struct cf__wire_hdr *h) {
+  if (c->nrfds == 0 || h->region > SIZE_MAX || h->aux > (uint64_t)INT64_MAX)
+    _exit(71);
+  int fd = c->rfds[0];
+  memmove(c->rfds, c->rfds + 1, (size_t)--c->nrfds * sizeof(int));
+  void *m = mmap(NULL, (size_t)h->region, PROT_READ | PROT_WRITE, MAP_SHARED,
+                 fd, (off_t)h->aux);
+  close(fd);
+  if (m == MAP_FAILED)
+    _exit(71);
+  c->marks = m;
+  c->ring = (unsigned)(h->region / sizeof(struct mark));
+}
+
+/* Claims the next task before it begins: false if the pool withdrew it. */
+static bool w_begin(struct wctx *c) {
+  uint64_t n = ++c->seq;
+  struct mark *m = &c->marks[n % c->ring];
+  atomic_store_explicit(&m->begin_ns, cf_now_ns(), memory_order_relaxed);
+  uint64_t want = MARK(n, M_SENT);
+  /* release: a pool that sees BEGUN sees the time. */
+  return atomic_compare_exchange_strong_explicit(
+      &m->word, &want, MARK(n, M_BEGUN), memory_order_release,
+      memory_order_relaxed);
+}
+
+/* A withdrawn task: keep the descriptor its frame carries (later frames
+ * count on it), leave its payload unread, answer SKIPPED. */
+static void w_skip(struct wctx *c, const struct cf__wire_hdr *h) {
+  if (h->flags & CF__WF_NEWFD) {
+    if (c->nrfds == 0)
+      _exit(71);
+    struct region *reg =
+        &c->in_reg[(h->flags & CF__WF_SLOT_MASK) >> CF__WF_SLOT_SHIFT];
+    region_drop(reg);
+    reg->fd = c->rfds[0];
+    memmove(c->rfds, c->rfds + 1, (size_t)--c->nrfds * sizeof(int));
+  }
+  struct cf__wire_hdr r = {.magic = CF__WIRE_MAGIC,
+                           .version = CF__WIRE_VERSION,
+                           .op = CF__OP_RESULT,
+                           .flags = CF__WF_SKIPPED};
+  r.id = h->id;
+  w_frame(c, &r, NULL, NULL, 0);
+}
+
 static void w_recv(struct wctx *c, size_t want) {
   if (buf_reserve(&c->ibuf, &c->icap, c->ilen + want) != 0)
     _exit(70);
@@ -754,8 +861,10 @@ static void w_recv(struct wctx *c, size_t want) {
   do
     r = recvmsg(c->sock, &m, MSG_CMSG_CLOEXEC);
   while (r < 0 && errno == EINTR);
-  if (r <= 0)
+  if (r == 0)
     _exit(0); /* end of file: the pool is done with us */
+  if (r < 0)
+    _exit(W_EXIT_LOST);
   if (m.msg_flags & MSG_CTRUNC)
     _exit(71);
   for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
@@ -814,9 +923,17 @@ static _Noreturn void worker_main(const struct pool *p, int sock) {
     int rc = cf__wire_decode(c.ibuf + off, c.ilen - off, p->o.max_payload, &th,
                              &name, &payload, &flen);
     if (rc == 0) {
-      if (th.op != CF__OP_TASK)
+      if (th.op == CF__OP_MARKS && c.marks == NULL) {
+        w_marks(&c, &th);
+      } else if (th.op != CF__OP_TASK || c.marks == NULL) {
         _exit(71);
-      w_run(&c, &th, name, payload);
+      } else if (w_begin(&c)) {
+        if (c.olen > 0)
+          w_flush(&c); /* SKIPPED answers must not wait for this task */
+        w_run(&c, &th, name, payload);
+      } else {
+        w_skip(&c, &th);
+      }
       off += flen;
       if (c.olen > READ_CHUNK)
         w_flush(&c);
@@ -1385,6 +1502,110 @@ static void wake_manager(struct pool *p) {
   while (r < 0 && errno == EINTR);
 }
 
+static struct mark *mark_of(const struct pool *p, int slot, uint64_t seq) {
+  struct mark *m =
+      (struct mark *)(void *)(p->marks + (size_t)slot * p->marks_slot);
+  return &m[seq % p->ring];
+}
+
+/* The oldest task on w that is not a ghost. */
+static struct task *first_live(const struct worker *w) {
+  struct task *t = w->fl.head;
+  while (t != NULL && t->ghost)
+    t = t->next;
+  return t;
+}
+
+/* True if t's worker has begun it; *at is when. */
+static bool begun_locked(const struct pool *p, const struct task *t,
+                         uint64_t *at) {
+  if (t->wslot < 0 || t->ghost)
+    return false;
+  struct mark *m = mark_of(p, t->wslot, t->seq);
+  /* acquire: pairs with the worker's release, for begin_ns. */
+  if (atomic_load_explicit(&m->word, memory_order_acquire) !=
+      MARK(t->seq, M_BEGUN))
+    return false;
+  *at = atomic_load_explicit(&m->begin_ns, memory_order_relaxed);
+  return true;
+}
+
+/* Moves t's future to RUNNING, as of when its worker began it, if it did. */
+static bool note_begun_locked(const struct pool *p, struct task *t) {
+  uint64_t at;
+  if (!begun_locked(p, t, &at))
+    return false;
+  cf__future_try_start_at(t->f, at);
+  return true;
+}
+
+static void preg_release_locked(struct pool *p, struct task *t);
+
+/* Withdraws t, sent to a worker, before the worker begins it: the worker
+ * skips it, and t stays in its list as a ghost until the SKIPPED answer.
+ * Returns t's future (and the task's reference to it), for the caller to
+ * complete as cancelled with no lock held; NULL if the worker had begun it
+ * (its future is then RUNNING). */
+static cf_future *withdraw_locked(struct pool *p, struct task *t) {
+  if (t->wslot < 0 || t->ghost || t->in_queue)
+    return NULL;
+  struct mark *m = mark_of(p, t->wslot, t->seq);
+  uint64_t want = MARK(t->seq, M_SENT);
+  if (!atomic_compare_exchange_strong_explicit(
+          &m->word, &want, MARK(t->seq, M_CANCELLED), memory_order_acquire,
+          memory_order_acquire)) {
+    note_begun_locked(p, t);
+    return NULL;
+  }
+  cf_future *f = t->f;
+  t->ghost = true;
+  t->f = NULL;
+  f->arg = NULL;
+  preg_release_locked(p, t); /* the worker will not read it */
+  p->cancelled++;
+  return f;
+}
+
+/* Completes withdrawn futures (chained through qnext) as cancelled, with
+ * no lock held. */
+static void complete_withdrawn(cf_future *f) {
+  while (f != NULL) {
+    cf_future *next = f->qnext;
+    f->qnext = NULL;
+    /* A task sent again after a crash is RUNNING already. */
+    if (!cf__future_cancel_pending(f))
+      cf__future_complete(f, CF_CANCELLED, CF_ECANCELED, NULL, NULL);
+    cf_future_release(f);
+    f = next;
+  }
+}
+
+/* A new worker's marks start empty: the slot's previous worker has been
+ * reaped, nobody else uses them. */
+static void reset_marks_locked(struct pool *p, int slot) {
+  struct mark *m =
+      (struct mark *)(void *)(p->marks + (size_t)slot * p->marks_slot);
+  for (unsigned i = 0; i < p->ring; i++) {
+    atomic_store_explicit(&m[i].word, 0, memory_order_relaxed);
+    atomic_store_explicit(&m[i].begin_ns, 0, memory_order_relaxed);
+  }
+}
+
+/* The first frame on a worker's socket, before its first task: where its
+ * marks are. The caller reserved the room. */
+static void encode_marks_locked(struct pool *p, struct worker *w) {
+  struct cf__wire_hdr h = {.magic = CF__WIRE_MAGIC,
+                           .version = CF__WIRE_VERSION,
+                           .op = CF__OP_MARKS,
+                           .flags = CF__WF_SHM | CF__WF_NEWFD};
+  h.aux = (uint64_t)(w - p->ws) * p->marks_slot;
+  h.region = p->marks_slot;
+  cf__wire_encode(w->obuf + w->olen, &h);
+  w->olen += CF__WIRE_HDR_SIZE;
+  w->pend_fds[w->npend++] = p->marks_fd;
+  w->marked = true;
+}
+
 static void worker_epoll_locked(struct pool *p, int slot, bool out) {
   struct worker *w = &p->ws[slot];
   if (w->eof || w->want_out == out)
@@ -1438,6 +1659,8 @@ static void worker_flush_locked(struct pool *p, int slot) {
 }
 
 /* Appends t's TASK frame to w's output. */
+/* Appends t's TASK frame to w's output, after the MARKS frame if it is
+ * w's first. Nothing changes if memory runs out. */
 static int encode_task_locked(struct pool *p, struct worker *w,
                               struct task *t) {
   struct cf__wire_hdr h = {
@@ -1450,21 +1673,26 @@ static int encode_task_locked(struct pool *p, struct worker *w,
   size_t plen = t->len;
   int slot = t->preg;
   uint16_t bit = slot >= 0 ? (uint16_t)(1u << slot) : 0;
-  if (slot >= 0 && ((w->known & bit) || w->npend < MAX_PEND_FDS)) {
-    struct region *r = &p->preg[slot];
+  int marks = w->marked ? 0 : 1;
+  bool newfd =
+      slot >= 0 && !(w->known & bit) && w->npend + marks < MAX_PEND_FDS;
+  if (slot >= 0 && ((w->known & bit) || newfd)) {
     h.flags |= CF__WF_SHM | (uint16_t)(slot << CF__WF_SLOT_SHIFT);
-    h.region = r->size;
-    if (!(w->known & bit)) {
-      h.flags |= CF__WF_NEWFD;
-      w->pend_fds[w->npend++] = r->fd;
-      w->known |= bit;
-    }
+    h.flags |= newfd ? CF__WF_NEWFD : 0;
+    h.region = p->preg[slot].size;
     plen = 0;
   }
   int rc = buf_reserve(&w->obuf, &w->ocap,
-                       w->olen + CF__WIRE_HDR_SIZE + nlen + plen);
+                       w->olen + (size_t)(1 + marks) * CF__WIRE_HDR_SIZE +
+                           nlen + plen);
   if (rc != 0)
     return rc;
+  if (marks)
+    encode_marks_locked(p, w);
+  if (newfd) {
+    w->pend_fds[w->npend++] = p->preg[slot].fd;
+    w->known |= bit;
+  }
   cf__wire_encode(w->obuf + w->olen, &h);
   w->olen += CF__WIRE_HDR_SIZE;
   if (nlen) {
@@ -1512,8 +1740,13 @@ static bool dispatch_locked(struct pool *p) {
     p->nomem_since = 0;
     tl_remove(&p->queue, t);
     t->in_queue = false;
-    cf__future_try_start(t->f); /* false for a task sent again */
-    if (w->fl.n == 0) {
+    t->wslot = best;
+    t->seq = ++w->seq;
+    /* Written before the frame leaves, which the worker reads before it
+     * looks at the mark. */
+    atomic_store_explicit(&mark_of(p, best, t->seq)->word, MARK(t->seq, M_SENT),
+                          memory_order_release);
+    if (first_live(w) == NULL) {
       w->head_start = cf_now_ns();
       if (t->timeout_ns || t->cancel_req)
         deadline = true;
@@ -1658,8 +1891,9 @@ static void signals_retry_locked(struct pool *p) {
 static void kill_worker_locked(struct pool *p, struct worker *w, int reason,
                                int sig) {
   if (w->kill_reason == K_NONE) {
+    struct task *t = first_live(w);
     w->kill_reason = reason;
-    w->kill_id = w->fl.head != NULL ? w->fl.head->id : 0;
+    w->kill_id = t != NULL ? t->id : 0;
   }
   w->retiring = true;
   signal_locked(p, w, sig);
@@ -1668,6 +1902,7 @@ static void kill_worker_locked(struct pool *p, struct worker *w, int reason,
 /* A task that was sent but will not run on this worker goes back to the
  * front of the queue, or ends if the pool will not run it. */
 static void requeue_locked(struct pool *p, struct task *t, struct tlist *done) {
+  t->wslot = -1;
   if (p->broken)
     fail_task(p, t, CF_EBROKEN, p->broken_msg, done);
   else if (p->terminating || t->cancel_req)
@@ -1683,7 +1918,10 @@ static void requeue_rest_locked(struct pool *p, struct worker *w,
   while (w->fl.tail != NULL) {
     struct task *t = w->fl.tail;
     tl_remove(&w->fl, t);
-    requeue_locked(p, t, done);
+    if (t->ghost)
+      free(t); /* its future is cancelled already */
+    else
+      requeue_locked(p, t, done);
   }
 }
 
@@ -1691,8 +1929,14 @@ static int handle_result_locked(struct pool *p, struct worker *w,
                                 const struct cf__wire_hdr *h, const void *msg,
                                 const void *payload, struct tlist *done) {
   struct task *t = w->fl.head;
-  if (t == NULL || t->id != h->id)
+  if (t == NULL || t->id != h->id ||
+      t->ghost != ((h->flags & CF__WF_SKIPPED) != 0))
     return CF_EPROTO;
+  if (t->ghost) {
+    tl_remove(&w->fl, t);
+    free(t); /* nobody else can reach it (withdraw_locked) */
+    return 0;
+  }
   const unsigned char *src = payload;
   struct region *reg =
       &w->out_reg[(h->flags & CF__WF_SLOT_MASK) >> CF__WF_SLOT_SHIFT];
@@ -1725,7 +1969,9 @@ static int handle_result_locked(struct pool *p, struct worker *w,
     if (reg->size > SHM_KEEP_MAX)
       region_drop(reg);
   }
+  note_begun_locked(p, t);
   tl_remove(&w->fl, t);
+  t->wslot = -1;
   set_outcome(p, t, CF_FINISHED, err, res, m, done);
   w->head_start = cf_now_ns();
   if (h->flags & CF__WF_RETIRE) {
@@ -1876,12 +2122,37 @@ static void worker_exited_locked(struct pool *p, int slot, int status,
     snprintf(b, sizeof b, "workers keep dying before they are ready: %s", why);
     break_pool_locked(p, b);
   }
-  struct task *t = tl_pop(&w->fl);
+  /* The results it wrote have been read: the oldest task it began is the
+   * one it was running (a later one began only if its answer could not be
+   * read: K_PROTO, K_NOMEM). Those it never began go back. */
+  struct task *t = NULL;
+  for (struct task *u = w->fl.head; u != NULL; u = u->next)
+    if (note_begun_locked(p, u) && t == NULL)
+      t = u;
+  /* Deaths before it began that are not the pool's choice (the worker's
+   * own, or ours for a reply we could not take) count against the task it
+   * was about to begin: it is probably what kills them. */
+  bool lost = false;
+  struct task *next = first_live(w);
+  if (t == NULL && next != NULL && !p->broken &&
+      (w->kill_reason == K_NONE || w->kill_reason == K_PROTO ||
+       w->kill_reason == K_NOMEM) &&
+      ++next->lost >= LOST_MAX) {
+    t = next;
+    lost = w->kill_reason == K_NONE; /* else told by the reason, below */
+  }
   if (t != NULL) {
     char m[480];
     bool aimed = w->kill_reason == K_TIMEOUT || w->kill_reason == K_CANCEL;
+    tl_remove(&w->fl, t);
+    t->wslot = -1;
     if (p->broken) {
       fail_task(p, t, CF_EBROKEN, p->broken_msg, done);
+    } else if (lost) {
+      snprintf(m, sizeof m,
+               "its workers died %d times before they could begin it; %s",
+               LOST_MAX, why);
+      fail_task(p, t, CF_EWORKER, m, done);
     } else if (aimed && t->id != w->kill_id) {
       /* The task the kill was aimed at finished just before it landed:
        * this one had barely started, through no fault of its own. */
@@ -1975,6 +2246,7 @@ static void ctl_read_locked(struct pool *p, struct tlist *done) {
       ev.data.u64 = ((uint64_t)TAG_WORKER << 32) | (uint32_t)zm.slot;
       if (epoll_ctl(p->ep, EPOLL_CTL_ADD, w->sock, &ev) != 0)
         kill_worker_locked(p, w, K_PROTO, SIGKILL);
+      reset_marks_locked(p, zm.slot);
       if (p->terminating)
         kill_worker_locked(p, w, K_TERM, p->terminating);
       p->spawn_failures = 0;
@@ -2116,7 +2388,7 @@ static int deadlines_locked(struct pool *p) {
   }
   for (int i = 0; i < p->nslots; i++) {
     struct worker *w = &p->ws[i];
-    struct task *t = w->fl.head;
+    struct task *t = first_live(w);
     if (w->st == W_READY && w->closed_wr && t == NULL &&
         w->kill_reason == K_NONE) {
       /* Told to exit and still there (an initializer that does not
@@ -2130,15 +2402,21 @@ static int deadlines_locked(struct pool *p) {
     }
     if (w->st != W_READY || t == NULL || w->kill_reason != K_NONE)
       continue;
-    if (t->cancel_req) {
+    uint64_t at = 0;
+    bool begun = begun_locked(p, t, &at);
+    if (t->cancel_req && begun) {
       kill_worker_locked(p, w, K_CANCEL, SIGKILL);
       continue;
     }
     if (t->timeout_ns == 0)
       continue;
-    uint64_t dl = w->head_start + t->timeout_ns;
-    if (dl <= now)
+    /* Its time counts from when it began; one about to begin is looked
+     * at again shortly. */
+    uint64_t dl = (begun ? at : w->head_start) + t->timeout_ns;
+    if (dl <= now && begun)
       kill_worker_locked(p, w, K_TIMEOUT, SIGKILL);
+    else if (dl <= now)
+      next = next < now + 1000000 ? next : now + 1000000;
     else if (dl < next)
       next = dl;
   }
@@ -2245,8 +2523,34 @@ void cf_process_pool_options_init(cf_process_pool_options *o) {
   o->start_method = cf_get_start_method();
 }
 
+/* The begin marks of every slot, in one memfd the workers map (sealed
+ * against resizing: a worker cannot make our mapping fault). */
+static int marks_create(struct pool *p) {
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  size_t need = (size_t)p->o.pipeline_depth * sizeof(struct mark);
+  p->marks_slot = (need + pg - 1) / pg * pg;
+  p->ring = (unsigned)(p->marks_slot / sizeof(struct mark));
+  p->marks_size = p->marks_slot * (size_t)p->nslots;
+  p->marks_fd = memfd_create("cfutures-marks", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (p->marks_fd < 0)
+    return neg_errno();
+  fchmod(p->marks_fd, 0600);
+  void *m = MAP_FAILED;
+  if (ftruncate(p->marks_fd, (off_t)p->marks_size) != 0 ||
+      fcntl(p->marks_fd, F_ADD_SEALS,
+            F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
+      (m = mmap(NULL, p->marks_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                p->marks_fd, 0)) == MAP_FAILED)
+    return neg_errno();
+  p->marks = m;
+  return 0;
+}
+
 static void pool_free_mem(struct pool *p) {
   regions_drop(p->preg, CF__WIRE_TASK_SLOTS);
+  if (p->marks != NULL)
+    munmap(p->marks, p->marks_size);
+  close_fd(&p->marks_fd);
   free(p->ws);
   free(p->zpids);
   free(p->zpidfds);
@@ -2289,7 +2593,9 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
   p->grace_ns = o.kill_grace <= 0    ? 1000000000u
                 : o.kill_grace > 1e6 ? (uint64_t)1e15 /* 11 days: forever */
                                      : (uint64_t)(o.kill_grace * 1e9);
-  p->ep = p->evfd = p->ctl = p->cfg_fd = -1;
+  p->ep = p->evfd = p->ctl = p->cfg_fd = p->marks_fd = -1;
+  if (p->o.pipeline_depth > DEPTH_MAX)
+    p->o.pipeline_depth = DEPTH_MAX;
   regions_reset(p->preg, CF__WIRE_TASK_SLOTS);
   pthread_mutex_init(&p->mu, NULL);
   cf__cond_init(&p->done_cv);
@@ -2316,9 +2622,9 @@ int cf_process_pool_new(const cf_process_pool_options *opts,
   int rc = 0;
   p->ep = epoll_create1(EPOLL_CLOEXEC);
   p->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (p->ep < 0 || p->evfd < 0 ||
+  if (p->ep < 0 || p->evfd < 0 || (rc = marks_create(p)) != 0 ||
       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    rc = neg_errno();
+    rc = rc != 0 ? rc : neg_errno();
     pool_free_mem(p);
     return rc;
   }
@@ -2409,6 +2715,7 @@ static int pool_submit_bytes(cf_executor *ex, cf_bytes_fn fn, const void *data,
     return CF_ENOMEM;
   }
   memset(t, 0, sizeof *t);
+  t->wslot = -1;
   t->fn = fn;
   t->name = name;
   t->len = len;
@@ -2566,7 +2873,21 @@ static int pool_shutdown(cf_executor *ex, unsigned flags) {
   struct tlist cancelled = {0};
   pthread_mutex_lock(&p->mu);
   p->shutdown = true;
+  cf_future *withdrawn = NULL, **tail = &withdrawn;
   if (flags & CF_SHUTDOWN_CANCEL_FUTURES) {
+    /* Every task not begun: those sent ahead to a worker first (they were
+     * submitted first), then the queue. */
+    for (int i = 0; i < p->nslots; i++) {
+      if (p->ws[i].st != W_READY)
+        continue;
+      for (struct task *t = p->ws[i].fl.head; t != NULL; t = t->next) {
+        cf_future *f = withdraw_locked(p, t);
+        if (f != NULL) {
+          *tail = f;
+          tail = &f->qnext;
+        }
+      }
+    }
     struct task *t;
     while ((t = tl_pop(&p->queue)) != NULL) {
       t->in_queue = false;
@@ -2576,6 +2897,7 @@ static int pool_shutdown(cf_executor *ex, unsigned flags) {
   }
   pthread_mutex_unlock(&p->mu);
   wake_manager(p);
+  complete_withdrawn(withdrawn);
   complete_all(&cancelled);
   free_tasks(&cancelled);
   if (!(flags & CF_SHUTDOWN_WAIT))
@@ -2606,9 +2928,18 @@ static int pool_stats(cf_executor *ex, cf_executor_stats *out) {
     out->workers++;
     if (w->st == W_READY && w->fl.n == 0)
       out->idle++;
-    out->running += w->fl.n;
+    /* A task sent ahead is queued until its worker begins it. */
+    for (struct task *t = w->fl.head; t != NULL; t = t->next) {
+      uint64_t at;
+      if (t->ghost)
+        continue;
+      if (begun_locked(p, t, &at))
+        out->running++;
+      else
+        out->queued++;
+    }
   }
-  out->queued = p->queue.n;
+  out->queued += p->queue.n;
   out->max_workers = (size_t)p->o.max_workers;
   out->submitted = p->submitted;
   out->completed = p->completed;
@@ -2620,6 +2951,7 @@ static int pool_stats(cf_executor *ex, cf_executor_stats *out) {
 
 static bool pool_cancel(cf_executor *ex, cf_future *f) {
   struct pool *p = (struct pool *)ex;
+  cf_future *withdrawn = NULL;
   pthread_mutex_lock(&p->mu);
   struct task *t = cf__state(f) == CF_PENDING ? f->arg : NULL;
   if (t != NULL && t->in_queue) {
@@ -2629,9 +2961,17 @@ static bool pool_cancel(cf_executor *ex, cf_future *f) {
     preg_release_locked(p, t);
     p->cancelled++;
   } else {
+    /* Sent ahead: withdrawn unless its worker has begun it. */
+    if (t != NULL)
+      withdrawn = withdraw_locked(p, t);
     t = NULL;
   }
   pthread_mutex_unlock(&p->mu);
+  if (withdrawn != NULL) {
+    bool ok = cf__future_cancel_pending(withdrawn);
+    cf_future_release(withdrawn);
+    return ok;
+  }
   if (t == NULL)
     return false;
   bool ok = cf__future_cancel_pending(f);
@@ -2643,25 +2983,41 @@ static bool pool_cancel(cf_executor *ex, cf_future *f) {
 static void pool_request_cancel(cf_executor *ex, cf_future *f) {
   struct pool *p = (struct pool *)ex;
   struct tlist done = {0};
+  cf_future *withdrawn = NULL;
   pthread_mutex_lock(&p->mu);
   struct task *t = cf__done(f) ? NULL : f->arg;
   if (t != NULL) {
     t->cancel_req = true;
+    /* Run before on a worker that died, it is RUNNING, not PENDING; it may
+     * be queued again, or sent again and not begun yet. */
     if (t->in_queue) {
-      /* Sent before to a worker that died: it is RUNNING, not PENDING. */
       tl_remove(&p->queue, t);
       t->in_queue = false;
       f->arg = NULL;
       fail_task(p, t, CF_ECANCELED, NULL, &done);
+    } else {
+      withdrawn = withdraw_locked(p, t);
     }
   }
   pthread_mutex_unlock(&p->mu);
-  if (done.n > 0) {
+  if (withdrawn != NULL) {
+    complete_withdrawn(withdrawn);
+  } else if (done.n > 0) {
     complete_all(&done);
     free_tasks(&done);
   } else if (t != NULL) {
     wake_manager(p); /* it kills the worker once the task is its oldest */
   }
+}
+
+/* A PENDING future whose worker began it is RUNNING from then on. */
+static void pool_observe(cf_executor *ex, cf_future *f) {
+  struct pool *p = (struct pool *)ex;
+  pthread_mutex_lock(&p->mu);
+  struct task *t = cf__state(f) == CF_PENDING ? f->arg : NULL;
+  if (t != NULL && !t->in_queue)
+    note_begun_locked(p, t);
+  pthread_mutex_unlock(&p->mu);
 }
 
 static bool pool_is_worker_thread(cf_executor *ex) {
@@ -2724,4 +3080,5 @@ static const struct cf__executor_vtable pool_vt = {
     .wait_bytes = pool_wait_bytes,
     .map_window = pool_map_window,
     .by_name = pool_by_name,
+    .observe = pool_observe,
 };

@@ -37,8 +37,12 @@ static int check_header(const struct cf__wire_hdr *h, uint64_t max_payload) {
       return CF_EPROTO;
     break;
   case CF__OP_RESULT:
-    allowed = CF__WF_SHM | CF__WF_NEWFD | CF__WF_RETIRE;
+    allowed = CF__WF_SHM | CF__WF_NEWFD | CF__WF_RETIRE | CF__WF_SKIPPED;
     if (h->err > 0 || (h->err != 0 && h->len != 0))
+      return CF_EPROTO;
+    if ((h->flags & CF__WF_SKIPPED) &&
+        (h->flags != CF__WF_SKIPPED || h->err != 0 || h->len != 0 ||
+         h->msg_len != 0))
       return CF_EPROTO;
     break;
   case CF__OP_READY:
@@ -49,6 +53,11 @@ static int check_header(const struct cf__wire_hdr *h, uint64_t max_payload) {
   case CF__OP_INIT_FAIL:
     allowed = 0;
     if (h->err >= 0 || h->len != 0)
+      return CF_EPROTO;
+    break;
+  case CF__OP_MARKS:
+    allowed = CF__WF_SHM | CF__WF_NEWFD;
+    if (h->flags != allowed || h->err != 0 || h->msg_len != 0 || h->len != 0)
       return CF_EPROTO;
     break;
   default:

@@ -31,6 +31,10 @@ enum cf__wire_op {
   CF__OP_RESULT = 2,    /* worker -> parent: outcome of the oldest task */
   CF__OP_READY = 3,     /* worker -> parent: the initializer succeeded */
   CF__OP_INIT_FAIL = 4, /* worker -> parent: the initializer failed (err) */
+  CF__OP_MARKS = 5,     /* parent -> worker, first: the worker's begin marks
+                           (process_pool.c), `region` bytes at offset `aux`
+                           of the shared memory whose descriptor comes with
+                           it (CF__WF_SHM | CF__WF_NEWFD) */
 };
 
 enum cf__wire_flag {
@@ -41,6 +45,9 @@ enum cf__wire_flag {
   CF__WF_NEWFD = 1u << 1,
   /* RESULT: the worker retires after this task (memory limit). */
   CF__WF_RETIRE = 1u << 2,
+  /* RESULT, empty: the worker skipped the task, which the pool withdrew
+   * before it began (process_pool.c). */
+  CF__WF_SKIPPED = 1u << 3,
 };
 /* With CF__WF_SHM, bits 8-11 of flags name which of the sender's regions
  * holds the payload: one of the pool's CF__WIRE_TASK_SLOTS for a TASK, one
@@ -59,7 +66,7 @@ struct cf__wire_hdr {
   uint32_t msg_len; /* message bytes after the header */
   uint64_t id;      /* task id, echoed in its RESULT */
   uint64_t len;     /* payload bytes */
-  uint64_t aux;     /* TASK: the function's address */
+  uint64_t aux;     /* TASK: the function's address; MARKS: an offset */
   uint64_t region;  /* SHM: the size of the sender's region */
 };
 

@@ -158,6 +158,46 @@ START_TEST(test_dies_after_replying) {
 }
 END_TEST
 
+/* Killed while idle (the OOM killer, an operator), then given work at
+ * once, before or after the pool hears of the death: the task never began
+ * there, so it runs on the replacement. With a payload larger than the
+ * socket buffer, the kill also lands while the task is being written. */
+START_TEST(test_killed_idle_fails_nothing) {
+  signal(SIGPIPE, SIG_DFL);
+  bool big = _i == 1;
+  cf_executor *ex = ppool(1, SIZE_MAX);
+  size_t n = big ? 8u << 20 : 1;
+  unsigned char *data = calloc(1, n);
+  ck_assert_ptr_nonnull(data);
+  data[0] = 1;
+  data[n - 1] = 2;
+  uint64_t want = n > 1 ? 3 : 2;
+  int rounds = big ? 10 : 30;
+  for (int round = 0; round < rounds; round++) {
+    cf_future *f;
+    ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "x", 1, &f), 0);
+    ck_assert_int_eq(cf_future_bytes(f, 30, NULL, NULL), 0);
+    cf_future_release(f);
+    int pid = 0;
+    ck_assert_int_eq(cf_process_pool_pids(ex, &pid, 1), 1);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    if (round % 3 == 1)
+      cf_test_sleep_ms(0.2); /* the death may be reported first */
+    ck_assert_int_eq(cf_submit_bytes(ex, t_sum, data, n, &f), 0);
+    const void *d;
+    int rc = cf_future_bytes(f, 30, &d, NULL);
+    ck_assert_msg(rc == 0, "round %d: %s (%s)", round, cf_err_name(rc),
+                  cf_future_error_message(f));
+    uint64_t s;
+    memcpy(&s, d, sizeof s);
+    ck_assert_uint_eq(s, want);
+    cf_future_release(f);
+  }
+  free(data);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
 /* Dies while the next request, 16 MiB through the socket (or a shared
  * region), is on its way in. The big task had not started: it runs again
  * elsewhere and succeeds -- or fails CF_EWORKER if the pool counts it as
@@ -536,6 +576,7 @@ Suite *cf_process_faults_suite(void) {
   tcase_add_loop_test(tc, test_dies_writing_result, 0, 3);
   tcase_add_loop_test(tc, test_dies_after_replying, 0, 3);
   tcase_add_loop_test(tc, test_dies_reading_request, 0, 6);
+  tcase_add_loop_test(tc, test_killed_idle_fails_nothing, 0, 2);
   suite_add_tcase(s, tc);
   tc = tcase_create("load");
   cf_test_tcase_timeout(tc, 120);

@@ -60,11 +60,19 @@
  * cf_process_pool_kill) from another thread, which ends the wait within
  * kill_grace.
  *
+ * Running. Up to pipeline_depth tasks are sent ahead to each worker; a
+ * task is PENDING (cf_future_cancel succeeds, and the worker skips it)
+ * until its worker begins it, and RUNNING from then on, with that moment as
+ * its start time (cf_future_times_get).
+ *
  * Failures. A worker that dies (a signal, exit(), abort()) fails only the
  * task it was running, with CF_EWORKER and a message naming the exit status
- * or signal, whether a core was dumped, and the worker's peak resident
- * memory; the worker is replaced and every other task goes on. Tasks that
- * were queued behind it in that worker are sent again to another worker.
+ * or signal (or that it lost its channel to the pool), whether a core was
+ * dumped, and the worker's peak resident memory; the worker is replaced and
+ * every other task goes on. Tasks it had not begun -- sent ahead to it, or
+ * being sent when it died, or sent to it after it died idle -- are sent
+ * again to another worker; one whose workers die three times before they
+ * can begin it fails with CF_EWORKER.
  * With crash_retries > 0 the task that killed its worker is run again, up
  * to that many times, before it fails. A task whose timeout passes has its
  * worker killed and fails with CF_ETIMEDOUT; cf_future_request_cancel on a
@@ -74,12 +82,13 @@
  *
  * With the generic executor calls: cf_submit on a process pool is
  * CF_EINVAL (tasks are cf_bytes_fn, see cf_submit_bytes); cf_executor_resize
- * is CF_ENOSYS; cf_shutdown with CF_SHUTDOWN_CANCEL_FUTURES cancels what is
- * queued and lets running tasks finish (cf_task_cancel_requested is always
- * false inside a worker: stop a running task with cf_future_request_cancel,
- * which kills its worker); cf_executor_stats counts tasks sent ahead to a
- * worker as running. Done callbacks of process pool futures run on the
- * pool's manager thread: they must not wait for the pool itself
+ * is CF_ENOSYS; cf_shutdown with CF_SHUTDOWN_CANCEL_FUTURES cancels every
+ * task not begun (queued, or sent ahead to a worker) and lets running
+ * tasks finish (cf_task_cancel_requested is always false inside a worker:
+ * stop a running task with cf_future_request_cancel, which kills its
+ * worker); cf_executor_stats counts tasks sent ahead to a worker as queued
+ * until the worker begins them. Done callbacks of process pool futures run on
+ * the pool's manager thread: they must not wait for the pool itself
  * (cf_executor_free and a waiting cf_shutdown return CF_EDEADLK there).
  *
  * The pool never installs a signal handler and never waits for children
@@ -316,7 +325,8 @@ typedef struct cf_process_pool_options {
    * fails with CF_EWORKER. Default 0 (never retried). */
   unsigned crash_retries;
   /** Most tasks sent ahead to one worker, so small tasks do not wait for a
-   * round trip each. Default 64; 1 = one task at a time. */
+   * round trip each. Default 64; 1 = one task at a time; at most 4096
+   * (larger values mean 4096). */
   unsigned pipeline_depth;
   /** A cf_start_method. Default cf_get_start_method() (CF_START_FORK). With
    * CF_START_SPAWN or CF_START_FORKSERVER every task and the initializer

@@ -7,8 +7,8 @@ import os
 import struct
 
 MAGIC, VERSION = 0x57464321, 1
-TASK, RESULT, READY, INIT_FAIL = 1, 2, 3, 4
-SHM, NEWFD, RETIRE = 1, 2, 4
+TASK, RESULT, READY, INIT_FAIL, MARKS = 1, 2, 3, 4, 5
+SHM, NEWFD, RETIRE, SKIPPED = 1, 2, 4, 8
 
 
 def hdr(op, flags=0, err=0, msg_len=0, id=1, length=0, aux=0, region=0,
@@ -27,6 +27,10 @@ seeds = {
     "result_retire": hdr(RESULT, RETIRE, id=9, length=1) + b"z",
     "result_shm": hdr(RESULT, SHM | (1 << 8), id=3, length=4000,
                       region=4096 + 64),
+    "result_skipped": hdr(RESULT, SKIPPED, id=4),
+    "result_skipped_bad": hdr(RESULT, SKIPPED | RETIRE, err=-125, id=4),
+    "marks": hdr(MARKS, SHM | NEWFD, id=0, aux=8192, region=4096),
+    "marks_no_fd": hdr(MARKS, SHM, id=0, region=4096),
     "ready": hdr(READY),
     "init_fail": hdr(INIT_FAIL, err=-22, msg_len=4) + b"nope",
     "two_frames": hdr(READY) + hdr(RESULT, id=2, length=2) + b"ok",
