@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * cfutures/combine.h: futures made of futures, without blocking.
+/**
+ * @file cfutures/combine.h
+ * @brief Futures made of futures, without blocking (see @ref combinators).
+ */
+/**
+ * @defgroup combinators Combinators
+ * @brief Futures made of futures, without blocking: cf_future_all() and
+ * cf_future_any() (asyncio's `await gather(...)`, Java's allOf / anyOf).
  *
  * cf_gather and cf_wait block the calling thread, which an event loop
  * cannot afford. The calls here return at once with a new future, the
@@ -9,12 +15,14 @@
  * wait on it like any other future (asyncio's `await gather(...)`, Java's
  * allOf / anyOf).
  *
+ * @code
  *   cf_future *all;
  *   cf_future_all(fs, n, 0, &all);             // returns at once
  *   for (size_t i = 0; i < n; i++)
  *     cf_future_release(fs[i]);                // all keeps what it needs
  *   cf_bridge_watch(bridge, all, on_all, ctx); // on_all runs on the loop
  *   cf_future_release(all);
+ * @endcode
  *
  * Rules that hold for every combinator:
  *
@@ -30,22 +38,23 @@
  *    future ends, and takes its callbacks off the inputs still unfinished,
  *    so ending early keeps nothing alive; when the inputs decide, this
  *    (and CF_COMBINE_CANCEL_INPUTS) happens before the combined future is
- *    completed, so whoever sees it done sees the rest asked to cancel. What it
- * reports (outcome codes, result pointers) is copied into the combined future;
- *    what an input owns stays with the input: its error message, and the
- *    bytes of a byte future (cf_submit_bytes), whose result pointer is
- *    reported as NULL here. Keep a reference to such an input to read them
- *    (cf_future_bytes, cf_future_error_message).
+ *    completed, so whoever sees it done sees the rest asked to cancel. What
+ *    it reports (outcome codes, result pointers) is copied into the
+ *    combined future; what an input owns stays with the input: its error
+ *    message, and the bytes of a byte future (cf_submit_bytes), whose
+ *    result pointer is reported as NULL here. Keep a reference to such an
+ *    input to read them (cf_future_bytes, cf_future_error_message).
  *  - The combined future belongs to the library: cf_future_set_result,
  *    cf_future_set_error and cf_future_set_running refuse it (CF_EINVAL).
  *    While it is pending, cf_future_cancel (or cf_future_request_cancel)
  *    cancels it: it ends CF_CANCELLED and, before the cancel call returns,
  *    drops its inputs and, with CF_COMBINE_CANCEL_INPUTS, calls
- *    cf_future_request_cancel on every input not yet done. An input that is
- * itself cancelled does not cancel the combined future: it is an outcome like
- * an error (CF_ECANCELED).
+ *    cf_future_request_cancel on every input not yet done. An input that
+ *    is itself cancelled does not cancel the combined future: it is an
+ *    outcome like an error (CF_ECANCELED).
  *  - A caller's mistake is CF_EINVAL; out of memory is CF_ENOMEM; either
  *    way nothing was registered and *out is left untouched.
+ * @{
  */
 #ifndef CFUTURES_COMBINE_H
 #define CFUTURES_COMBINE_H
@@ -107,13 +116,12 @@ typedef struct cf_outcome {
  * @param n how many; may be 0
  * @param flags CF_ALL_FAIL_FAST, CF_ALL_RETURN_ERRORS,
  *              CF_COMBINE_CANCEL_INPUTS, or 0
- * @param out receives one reference to the combined future
+ * @param[out] out receives one reference to the combined future
  * @return 0; CF_EINVAL (out NULL, fs NULL with n > 0, a NULL input, an
  *         unknown flag, CF_ALL_FAIL_FAST with CF_ALL_RETURN_ERRORS);
  *         CF_ENOMEM.
- *
- * Never blocks; may run the combined future's callbacks before returning
- * when the inputs already decide. Any thread.
+ * @threads Never blocks; may run the combined future's callbacks before
+ *          returning when the inputs already decide. Any thread.
  */
 CF_EXTERN int cf_future_all(cf_future *const *fs, size_t n, unsigned flags,
                             cf_future **out);
@@ -123,8 +131,8 @@ CF_EXTERN int cf_future_all(cf_future *const *fs, size_t n, unsigned flags,
  *
  * @param all the combined future (borrowed), done
  * @param i the input's index in the array given to cf_future_all
- * @param result if not NULL, receives the input's result when it
- *               succeeded (NULL for a byte future), else NULL
+ * @param[out] result if not NULL, receives the input's result when it
+ *                    succeeded (NULL for a byte future), else NULL
  * @return the input's outcome, as cf_outcome.err: 0, its error code,
  *         CF_ECANCELED, CF_EBUSY (not done when @p all ended); or, about
  *         the call: CF_EINVAL (all NULL or not from cf_future_all, i out of
@@ -132,8 +140,7 @@ CF_EXTERN int cf_future_all(cf_future *const *fs, size_t n, unsigned flags,
  *         was cancelled: it has no outcomes; cf_future_cancelled tells
  *         this apart). *result is written only when the return is an
  *         outcome.
- *
- * Never blocks. Any thread.
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN int cf_future_all_outcome(const cf_future *all, size_t i,
                                     void **result);
@@ -152,11 +159,10 @@ CF_EXTERN int cf_future_all_outcome(const cf_future *all, size_t i,
  * @param fs the inputs (borrowed for the call; referenced by the
  *           combinator until the combined future is done)
  * @param n how many; at least 1 (no input could ever be first)
- * @param out receives one reference to the combined future
+ * @param[out] out receives one reference to the combined future
  * @return 0; CF_EINVAL (out or fs NULL, n == 0, a NULL input); CF_ENOMEM.
- *
- * Never blocks; may run the combined future's callbacks before returning.
- * Any thread.
+ * @threads Never blocks; may run the combined future's callbacks before
+ *          returning. Any thread.
  */
 CF_EXTERN int cf_future_any(cf_future *const *fs, size_t n, cf_future **out);
 
@@ -164,13 +170,12 @@ CF_EXTERN int cf_future_any(cf_future *const *fs, size_t n, cf_future **out);
  * @brief Which input of a cf_future_any future came first.
  *
  * @param any the combined future (borrowed), done
- * @param index receives the input's index in the array given to
- *              cf_future_any
+ * @param[out] index receives the input's index in the array given to
+ *                   cf_future_any
  * @return 0; CF_EINVAL (NULL argument, a future not from cf_future_any);
  *         CF_ESTATE (not done yet); CF_ECANCELED (any itself was
  *         cancelled before an input was done).
- *
- * Never blocks. Any thread.
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN int cf_future_any_index(const cf_future *any, size_t *index);
 
@@ -196,14 +201,15 @@ CF_EXTERN int cf_future_any_index(const cf_future *any, size_t *index);
  *          done)
  * @param seconds the timeout
  * @param flags CF_COMBINE_CANCEL_INPUTS or 0
- * @param out receives one reference to the combined future
+ * @param[out] out receives one reference to the combined future
  * @return 0; CF_EINVAL (f or out NULL, NaN, an unknown flag); CF_ENOMEM;
  *         CF_EAGAIN (the timer thread could not be started).
- *
- * Never blocks. Any thread.
+ * @threads Never blocks. Any thread.
  */
 CF_EXTERN int cf_future_with_timeout(cf_future *f, double seconds,
                                      unsigned flags, cf_future **out);
+
+/** @} */
 
 #ifdef __cplusplus
 }
