@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * cfutures/timer.h: timers and scheduled tasks (asyncio.sleep,
- * loop.call_later, Java's ScheduledExecutorService).
+/**
+ * @file cfutures/timer.h
+ * @brief Timers and scheduled tasks (see @ref timers).
+ */
+/**
+ * @defgroup timers Timers
+ * @brief Timers and scheduled tasks (asyncio.sleep, loop.call_later,
+ * Java's ScheduledExecutorService).
  *
  * A timer is a future that completes, with success and a NULL result, when
  * its delay has passed on CLOCK_MONOTONIC. Every timer of the process is
@@ -19,6 +24,7 @@
  * After fork(), the child has no timer thread: timers pending in the parent
  * never fire in the child (their futures stay pending there), and the
  * child's first timer starts a thread of its own.
+ * @{
  */
 #ifndef CFUTURES_TIMER_H
 #define CFUTURES_TIMER_H
@@ -42,12 +48,11 @@ extern "C" {
  * cancel it: the heap keeps its own reference until it fires.
  *
  * @param seconds the delay
- * @param out receives one reference to the timer's future
+ * @param[out] out receives one reference to the timer's future
  * @return 0; CF_EINVAL (out NULL, NaN); CF_ENOMEM; CF_EAGAIN (the timer
  *         thread could not be started).
- *
- * Never blocks for long (a short lock shared with the timer thread). Any
- * thread, also a timer callback.
+ * @threads Never blocks for long (a short lock shared with the timer
+ *          thread). Any thread, also a timer callback.
  */
 CF_EXTERN int cf_future_after(double seconds, cf_future **out);
 
@@ -73,11 +78,10 @@ CF_EXTERN int cf_future_after(double seconds, cf_future **out);
  * @param seconds the delay (0 or less: as soon as the timer thread runs)
  * @param fn the task
  * @param arg its argument
- * @param out receives one reference to the future
+ * @param[out] out receives one reference to the future
  * @return 0; CF_EINVAL (ex, fn or out NULL, NaN, an executor that takes
  *         byte tasks); CF_ENOMEM; CF_EAGAIN (no timer thread).
- *
- * Never blocks for long. Any thread.
+ * @threads Never blocks for long. Any thread.
  */
 CF_EXTERN int cf_submit_after(cf_executor *ex, double seconds, cf_fn fn,
                               void *arg, cf_future **out);
@@ -105,23 +109,23 @@ enum {
  * it is cancelled. cf_future_cancel succeeds whenever it is pending: no
  * further run starts; a queued run is cancelled, a running one finishes
  * undisturbed (cf_future_request_cancel, which cancels first, does the
- * same). Results of
- * successful runs are dropped. ex must outlive the schedule.
+ * same). Results of successful runs are dropped. ex must outlive the schedule.
  *
  * @param ex a thread pool
  * @param period seconds between runs, > 0 and finite
  * @param flags CF_EVERY_FIXED_RATE or CF_EVERY_FIXED_DELAY
  * @param fn the task
  * @param arg its argument
- * @param out receives one reference to the future
+ * @param[out] out receives one reference to the future
  * @return 0; CF_EINVAL (NULL ex, fn or out, a period that is not > 0,
  *         NaN or infinite, an unknown flag, an executor that takes byte
  *         tasks); CF_ENOMEM; CF_EAGAIN (no timer thread).
- *
- * Never blocks for long. Any thread.
+ * @threads Never blocks for long. Any thread.
  */
 CF_EXTERN int cf_submit_every(cf_executor *ex, double period, unsigned flags,
                               cf_fn fn, void *arg, cf_future **out);
+
+/** @} */
 
 #ifdef __cplusplus
 }
