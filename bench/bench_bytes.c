@@ -71,9 +71,13 @@ int bench_bytes_map(cf_executor *ex, long n, size_t chunksize, double *secs) {
   if (rc == 0) {
     size_t len;
     long got = 0;
-    while ((rc = cf_map_bytes_next(m, NULL, &len, NULL)) == 0)
+    int err, first = 0;
+    while ((rc = cf_map_bytes_next(m, NULL, &len, &err, NULL)) == 0) {
       got++;
-    rc = rc == CF_EOF && got == n ? 0 : rc != CF_EOF ? rc : CF_ETASK;
+      if (err != 0 && first == 0)
+        first = err;
+    }
+    rc = rc != CF_EOF ? rc : first != 0 ? first : got == n ? 0 : CF_ETASK;
     cf_map_bytes_free(m);
   }
   *secs = (double)(bench_now_ns() - t0) / 1e9;

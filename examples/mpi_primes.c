@@ -69,18 +69,24 @@ int main(void) {
   cf_map_bytes *m;
   rc = cf_map_bytes_new(pool, count_primes, items, CHUNKS, &mo, &m);
   uint64_t total = 0;
-  for (unsigned i = 0; rc == 0 && i < CHUNKS; i++) {
+  if (rc == 0) {
     const void *data;
     size_t len;
-    rc = cf_map_bytes_next(m, &data, &len, NULL);
-    if (rc == 0) {
-      uint64_t count;
-      memcpy(&count, data, sizeof count);
-      total += count;
+    int err;
+    /* 0 for each range consumed, its own outcome in err. */
+    while (rc == 0 &&
+           (rc = cf_map_bytes_next(m, &data, &len, &err, NULL)) == 0) {
+      rc = err;
+      if (err == 0) {
+        uint64_t count;
+        memcpy(&count, data, sizeof count);
+        total += count;
+      }
     }
-  }
-  if (rc == 0)
+    if (rc == CF_EOF)
+      rc = 0;
     cf_map_bytes_free(m);
+  }
   cf_executor_free(pool); /* releases the serving ranks */
   if (rc != 0) {
     fprintf(stderr, "map: %s\n", cf_strerror(rc));

@@ -916,8 +916,8 @@ CF_EXTERN int cf_gather(cf_future *const *fs, size_t n, double timeout,
 /** A map in progress (opaque). */
 typedef struct cf_map cf_map;
 
-/** Options of cf_map_new and cf_map_all; cf_map_options_init fills the
- * defaults. */
+/** Options of cf_map_new, cf_map_new_stream and cf_map_all;
+ * cf_map_options_init fills the defaults. */
 typedef struct cf_map_options {
   /** Most tasks submitted but not yet consumed (Python 3.14's buffersize):
    * a million inputs never make a million futures at once. 0 = 2 x the
@@ -925,10 +925,20 @@ typedef struct cf_map_options {
   size_t buffersize;
   /** Deadline for the whole map, from cf_map_new; negative = none. */
   double timeout;
+  /** Called once with the result of each item that succeeded but was never
+   * given to the caller because the map was freed first (NULL = such
+   * results are dropped; the library never frees a result): for results
+   * that own memory. Runs on the thread that frees the map for an item
+   * already done, else on the thread that completes the item (a worker),
+   * possibly after cf_map_free returned and concurrently with other calls
+   * of discard. */
+  void (*discard)(void *result, void *userdata);
+  /** Passed to discard. */
+  void *discard_userdata;
 } cf_map_options;
 
 /**
- * Fills *opts with the defaults (buffersize 0, no timeout).
+ * Fills *opts with the defaults (buffersize 0, no timeout, no discard).
  *
  * @param[out] opts The options to fill.
  * @threads Never blocks; any thread.
@@ -937,16 +947,20 @@ CF_EXTERN void cf_map_options_init(cf_map_options *opts);
 
 /**
  * Starts fn over args[0..n) on ex (Python's Executor.map): results come
- * back from cf_map_next in input order.
+ * back from cf_map_next in input order. What the entries of args point to
+ * must stay valid until every task that may run has ended: cf_map_free
+ * does not wait for running ones (cf_shutdown with CF_SHUTDOWN_WAIT or
+ * cf_executor_free does).
  *
  * @param ex The executor (one that takes cf_fn tasks).
- * @param fn The task.
- * @param args The inputs: borrowed, must stay valid until cf_map_free.
+ * @param fn The task, called as fn(args[i], &result).
+ * @param args The inputs: the array is borrowed until cf_map_free.
  * @param n How many.
  * @param[in] opts The options, or NULL for the defaults.
  * @param[out] out Receives the map, freed with cf_map_free.
- * @return 0, CF_EINVAL, CF_ENOMEM, or a submit error (CF_ESHUTDOWN,
- *         CF_EBROKEN).
+ * @return 0, CF_EINVAL (NULL ex, fn or out; args NULL with n > 0; a NaN
+ *         timeout), CF_ENOMEM, or the first submit's error (CF_ESHUTDOWN,
+ *         CF_EBROKEN, CF_EAGAIN).
  * @threads Does not block (except on a bounded queue, like cf_submit); any
  *          thread.
  */
@@ -954,40 +968,98 @@ CF_EXTERN int cf_map_new(cf_executor *ex, cf_fn fn, void *const *args, size_t n,
                          const cf_map_options *opts, cf_map **out);
 
 /**
- * Waits for the next result in input order.
+ * A stream map's generator (Python's iterable): gives the next input in
+ * *arg and returns 0, or returns CF_EOF at the end, or another negative
+ * code for an error (a positive one counts as CF_ETASK).
  *
- * @param m The map.
- * @param[out] result Receives the item's result.
- * @param[out] index If not NULL, receives the item's index.
- * @return 0 and *result, the task's error code (the map goes on: the next
- *         call gives the next item), CF_EOF after the last item,
- *         CF_ETIMEDOUT past the deadline, CF_EINVAL.
- * @threads Blocks. One thread at a time per map.
+ * @threads Called from cf_map_new_stream and cf_map_next, so on the thread
+ *          that uses the map and never concurrently (it needs no lock);
+ *          never again after it returned non-zero.
  */
-CF_EXTERN int cf_map_next(cf_map *m, void **result, size_t *index);
+typedef int (*cf_map_source_fn)(void *userdata, void **arg);
 
 /**
- * Cancels what has not started, waits for what runs, and frees the map.
+ * Starts fn over the inputs next gives (Python's Executor.map over a
+ * generator): as cf_map_new, but inputs are pulled as the window frees, so
+ * at most buffersize items are pulled and not yet consumed, whatever the
+ * length of the stream; results in input order. When next fails, the
+ * items already pulled are still given, then cf_map_next returns next's
+ * code instead of CF_EOF. An input whose task never runs (cancelled by
+ * cf_map_free; the first one, if its submit fails and this returns that
+ * error) is never passed to fn: inputs that own memory need an owner
+ * besides fn for that case.
+ *
+ * @param ex The executor (one that takes cf_fn tasks).
+ * @param fn The task, called as fn(arg, &result) for each input.
+ * @param next The generator; called here for the first window.
+ * @param userdata Passed to next.
+ * @param[in] opts The options, or NULL for the defaults.
+ * @param[out] out Receives the map, freed with cf_map_free.
+ * @return 0, CF_EINVAL (NULL ex, fn, next or out; a NaN timeout),
+ *         CF_ENOMEM, or the first submit's error (CF_ESHUTDOWN, CF_EBROKEN,
+ *         CF_EAGAIN). An error of next is reported by cf_map_next.
+ * @threads Does not block except in next and on a bounded queue; any
+ *          thread, which then calls next.
+ */
+CF_EXTERN int cf_map_new_stream(cf_executor *ex, cf_fn fn,
+                                cf_map_source_fn next, void *userdata,
+                                const cf_map_options *opts, cf_map **out);
+
+/**
+ * Waits for the next item in input order and consumes it. An item's own
+ * outcome and the iterator's state are told apart: 0 means an item was
+ * consumed, whatever its outcome, which is in *err (0, the task's code,
+ * CF_ECANCELED, or the error of a submit that failed); a non-zero return
+ * is about the iterator alone and consumes nothing. So no item's outcome
+ * ends a loop `while (cf_map_next(m, &r, &err, &i) == 0)` early, and none
+ * leaves the map unable to advance.
  *
  * @param m The map.
- * @threads Blocks while tasks run. One thread at a time per map.
+ * @param[out] result If not NULL, receives the item's result (NULL when
+ *                    *err is not 0).
+ * @param[out] err Receives the item's outcome; required.
+ * @param[out] index If not NULL, receives the item's index.
+ * @return 0 (an item was consumed), CF_EOF (every item was given; so is
+ *         every later call), CF_ETIMEDOUT (the map's deadline has passed
+ *         and the next item is not done: a later call gives it once it
+ *         is), a stream's generator error (once the items pulled before it
+ *         were given; so is every later call), CF_EINVAL (m or err NULL).
+ * @threads Blocks until the item is done or the deadline passes; calls a
+ *          stream's generator. One thread at a time per map.
+ */
+CF_EXTERN int cf_map_next(cf_map *m, void **result, int *err, size_t *index);
+
+/**
+ * Frees the map without waiting, as Python's map raises at its deadline
+ * while running items keep running: items not started are cancelled;
+ * items still running go on on their executor, which keeps them until
+ * they end (cf_shutdown with CF_SHUTDOWN_WAIT and cf_executor_free wait
+ * for them); results never given go to the options' discard, if any.
+ *
+ * @param m The map, or NULL (a no-op).
+ * @threads Never blocks (except, out of memory, to discard a running
+ *          item's result). One thread at a time per map.
  */
 CF_EXTERN void cf_map_free(cf_map *m);
 
 /**
- * Runs fn over args[0..n) and stores results in input order.
+ * Runs fn over args[0..n) and stores results in input order. The timeout
+ * bounds the call: at the deadline it returns, items not given get a NULL
+ * result and CF_ETIMEDOUT in errors, and items still running keep running
+ * as after cf_map_free (their results go to opts->discard).
  *
  * @param ex The executor (one that takes cf_fn tasks).
  * @param fn The task.
- * @param args The inputs (borrowed for the call).
+ * @param args The inputs; what they point to must outlive the tasks.
  * @param n How many.
  * @param[in] opts The options, or NULL for the defaults.
  * @param[out] results Room for n: receives the results in input order.
  * @param[out] errors Room for n, or NULL: receives each outcome.
- * @return 0 if every task succeeded, else the first failure's code in input
- *         order (all tasks are still waited for when errors is not NULL),
- *         CF_ETIMEDOUT, CF_EINVAL.
- * @threads Blocks; any thread.
+ * @return 0 if every task succeeded, else CF_ETIMEDOUT at the deadline,
+ *         else the first failure's code in input order (all tasks are
+ *         still waited for when errors is not NULL), CF_EINVAL, or an
+ *         error of cf_map_new.
+ * @threads Blocks until done or the deadline; any thread.
  */
 CF_EXTERN int cf_map_all(cf_executor *ex, cf_fn fn, void *const *args, size_t n,
                          const cf_map_options *opts, void **results,

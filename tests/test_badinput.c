@@ -104,7 +104,7 @@ START_TEST(test_null_everywhere) {
   ck_assert_int_eq(cf_map_new(NULL, cf_test_task_identity, NULL, 0, NULL, &m),
                    CF_EINVAL);
   ck_assert_ptr_eq(m, V(1));
-  ck_assert_int_eq(cf_map_next(NULL, NULL, NULL), CF_EINVAL);
+  ck_assert_int_eq(cf_map_next(NULL, NULL, &(int){0}, NULL), CF_EINVAL);
   cf_map_free(NULL);
   ck_assert_int_eq(
       cf_map_all(NULL, cf_test_task_identity, NULL, 0, NULL, NULL, NULL),
@@ -114,7 +114,8 @@ START_TEST(test_null_everywhere) {
   ck_assert_int_eq(cf_map_bytes_new(NULL, bytes_fn, NULL, 0, NULL, &mb),
                    CF_EINVAL);
   ck_assert_ptr_eq(mb, V(1));
-  ck_assert_int_eq(cf_map_bytes_next(NULL, NULL, NULL, NULL), CF_EINVAL);
+  ck_assert_int_eq(cf_map_bytes_next(NULL, NULL, NULL, &(int){0}, NULL),
+                   CF_EINVAL);
   cf_map_bytes_free(NULL);
   /* Groups. */
   cf_group *g = V(1);
@@ -331,10 +332,12 @@ START_TEST(test_state_misuse) {
   cf_map *m;
   ck_assert_int_eq(cf_map_new(ex, cf_test_task_identity, args, 2, NULL, &m), 0);
   size_t idx;
-  ck_assert_int_eq(cf_map_next(m, &r, &idx), 0);
-  ck_assert_int_eq(cf_map_next(m, &r, &idx), 0);
-  ck_assert_int_eq(cf_map_next(m, &r, &idx), CF_EOF);
-  ck_assert_int_eq(cf_map_next(m, &r, &idx), CF_EOF);
+  int err;
+  ck_assert_int_eq(cf_map_next(m, &r, NULL, &idx), CF_EINVAL); /* err */
+  ck_assert_int_eq(cf_map_next(m, &r, &err, &idx), 0);
+  ck_assert_int_eq(cf_map_next(m, &r, &err, &idx), 0);
+  ck_assert_int_eq(cf_map_next(m, &r, &err, &idx), CF_EOF);
+  ck_assert_int_eq(cf_map_next(m, &r, &err, &idx), CF_EOF);
   cf_map_free(m);
 
   /* An iterator past its end, too. */

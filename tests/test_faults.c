@@ -250,15 +250,18 @@ static int scen_map(void) {
   if (m != NULL) {
     void *r;
     size_t idx, seen = 0;
-    while ((rc = cf_map_next(m, &r, &idx)) != CF_EOF) {
-      if (rc == CF_ETIMEDOUT)
-        FAIL("map_next hung");
-      EXPECT_RC(rc);
-      if (rc == 0 && r != args[idx])
+    int err;
+    while ((rc = cf_map_next(m, &r, &err, &idx)) == 0) {
+      EXPECT_RC(err);
+      if (err == 0 && r != args[idx])
         FAIL("map_next: wrong result for %zu", idx);
       if (++seen > N)
         FAIL("map_next gave more than %d items", N);
     }
+    if (rc == CF_ETIMEDOUT)
+      FAIL("map_next hung");
+    if (rc != CF_EOF)
+      FAIL("map_next ended with %s", cf_err_name(rc));
     cf_map_free(m);
   }
   return pool_free(ex);

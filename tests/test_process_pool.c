@@ -1419,7 +1419,8 @@ START_TEST(test_map_bytes_in_order) {
     for (uint32_t i = 0; i < N; i++) {
       const void *d;
       size_t n, idx;
-      int rc = cf_map_bytes_next(m, &d, &n, &idx);
+      int rc;
+      ck_assert_int_eq(cf_map_bytes_next(m, &d, &n, &rc, &idx), 0);
       ck_assert_uint_eq(idx, i);
       if (i % 2) {
         ck_assert_int_eq(rc, CF_ETASK);
@@ -1431,21 +1432,24 @@ START_TEST(test_map_bytes_in_order) {
       memcpy(&v, d, 4);
       ck_assert_uint_eq(v, i * 3);
     }
-    ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EOF);
+    int err;
+    ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, NULL), CF_EOF);
     cf_map_bytes_free(m);
   }
-  /* Freed half way: what was not consumed is cancelled or waited for. */
+  /* Freed half way: what was not consumed is cancelled or left to run. */
   cf_map_bytes *m;
+  int err;
   ck_assert_int_eq(cf_map_bytes_new(ex, t_echo, items, N, NULL, &m), 0);
-  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, NULL), 0);
+  ck_assert_int_eq(err, 0);
   cf_map_bytes_free(m);
   ck_assert_int_eq(cf_map_bytes_new(ex, t_echo, NULL, 0, NULL, &m), 0);
-  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EOF);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, NULL), CF_EOF);
   cf_map_bytes_free(m);
   ck_assert_int_eq(cf_map_bytes_new(NULL, t_echo, items, N, NULL, &m),
                    CF_EINVAL);
   ck_assert_int_eq(cf_map_bytes_new(ex, t_echo, NULL, 3, NULL, &m), CF_EINVAL);
-  ck_assert_int_eq(cf_map_bytes_next(NULL, NULL, NULL, NULL), CF_EINVAL);
+  ck_assert_int_eq(cf_map_bytes_next(NULL, NULL, NULL, &err, NULL), CF_EINVAL);
   ck_assert_int_eq(cf_executor_free(ex), 0);
 }
 END_TEST
@@ -1459,12 +1463,115 @@ START_TEST(test_map_bytes_timeout_and_crash) {
   o.timeout = 0.1;
   cf_map_bytes *m;
   ck_assert_int_eq(cf_map_bytes_new(ex, t_sleep, items, 2, &o, &m), 0);
-  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_ETIMEDOUT);
+  int err = 1;
+  size_t idx = 99;
+  /* The map's deadline: nothing consumed, *err and *index untouched. */
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, &idx), CF_ETIMEDOUT);
+  ck_assert_int_eq(err, 1);
+  ck_assert_uint_eq(idx, 99);
   ck_assert_int_eq(cf_process_pool_kill(ex), 0);
-  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EWORKER);
-  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_ECANCELED);
-  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EOF);
+  /* Once done, the item is given after all, with its own outcome. */
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, &idx), 0);
+  ck_assert_int_eq(err, CF_EWORKER);
+  ck_assert_uint_eq(idx, 0);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, &idx), 0);
+  ck_assert_int_eq(err, CF_ECANCELED);
+  ck_assert_uint_eq(idx, 1);
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, NULL), CF_EOF);
   cf_map_bytes_free(m);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+/* A stream of items from a generator that reuses one buffer, on real
+ * workers, one item a task and in chunks. */
+typedef struct {
+  uint32_t next, n, buf;
+} u32_stream;
+
+static int u32_next(void *userdata, const void **data, size_t *len) {
+  u32_stream *g = userdata;
+  if (g->next == g->n)
+    return CF_EOF;
+  g->buf = g->next++;
+  *data = &g->buf;
+  *len = sizeof g->buf;
+  return 0;
+}
+
+START_TEST(test_map_bytes_stream) {
+  cf_executor *ex = pool_of(2);
+  enum { N = 1000 };
+  for (size_t chunk = 1; chunk <= 7; chunk += 6) {
+    u32_stream g = {0, N, 0};
+    cf_map_bytes_options o;
+    cf_map_bytes_options_init(&o);
+    o.chunksize = chunk;
+    cf_map_bytes *m;
+    ck_assert_int_eq(
+        cf_map_bytes_new_stream(ex, t_odd_fails, u32_next, &g, &o, &m), 0);
+    const void *d;
+    size_t n, idx;
+    int err, rc;
+    uint32_t i = 0;
+    while ((rc = cf_map_bytes_next(m, &d, &n, &err, &idx)) == 0) {
+      ck_assert_uint_eq(idx, i);
+      if (i % 2) {
+        ck_assert_int_eq(err, CF_ETASK);
+      } else {
+        ck_assert_int_eq(err, 0);
+        uint32_t v;
+        memcpy(&v, d, 4);
+        ck_assert_uint_eq(v, i * 3);
+      }
+      i++;
+    }
+    ck_assert_int_eq(rc, CF_EOF);
+    ck_assert_uint_eq(i, N);
+    cf_map_bytes_free(m);
+  }
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+}
+END_TEST
+
+/* An item whose task runs past its task timeout is consumed with
+ * CF_ETIMEDOUT as its outcome (the call returns 0, *index set); the map's
+ * own deadline is a non-zero return that consumes nothing. */
+START_TEST(test_map_bytes_task_timeout_is_the_items) {
+  cf_process_pool_options po;
+  cf_process_pool_options_init(&po);
+  po.max_workers = 1;
+  po.task_timeout = 0.2;
+  cf_executor *ex = NULL;
+  ck_assert_int_eq(cf_process_pool_new(&po, &ex), 0);
+  double slow = 20000, fast = 0;
+  cf_bytes items[3] = {
+      {&slow, sizeof slow}, {&fast, sizeof fast}, {&slow, sizeof slow}};
+  for (size_t chunk = 1; chunk <= 2; chunk++) {
+    cf_map_bytes_options o;
+    cf_map_bytes_options_init(&o);
+    o.chunksize = chunk;
+    cf_map_bytes *m;
+    ck_assert_int_eq(cf_map_bytes_new(ex, t_sleep, items, 3, &o, &m), 0);
+    int err = 1;
+    size_t idx = 99;
+    const void *d = "x";
+    size_t n = 5;
+    ck_assert_int_eq(cf_map_bytes_next(m, &d, &n, &err, &idx), 0);
+    ck_assert_int_eq(err, CF_ETIMEDOUT);
+    ck_assert_uint_eq(idx, 0);
+    ck_assert_ptr_null(d);
+    ck_assert_uint_eq(n, 0);
+    /* Chunked, the timeout is the whole chunk's: item 1 shares it. */
+    ck_assert_int_eq(cf_map_bytes_next(m, &d, &n, &err, &idx), 0);
+    ck_assert_int_eq(err, chunk == 1 ? 0 : CF_ETIMEDOUT);
+    ck_assert_uint_eq(idx, 1);
+    ck_assert_int_eq(cf_map_bytes_next(m, &d, &n, &err, &idx), 0);
+    ck_assert_int_eq(err, CF_ETIMEDOUT);
+    ck_assert_uint_eq(idx, 2);
+    ck_assert_int_eq(cf_map_bytes_next(m, &d, &n, &err, &idx), CF_EOF);
+    cf_map_bytes_free(m);
+  }
   ck_assert_int_eq(cf_executor_free(ex), 0);
 }
 END_TEST
@@ -1512,6 +1619,8 @@ Suite *cf_process_pool_suite(void) {
   tcase_add_test(tc, test_wire_decoder);
   tcase_add_test(tc, test_malformed_frames_fail_the_worker);
   tcase_add_test(tc, test_map_bytes_timeout_and_crash);
+  tcase_add_test(tc, test_map_bytes_task_timeout_is_the_items);
+  tcase_add_test(tc, test_map_bytes_stream);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("deaths");

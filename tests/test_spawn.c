@@ -424,7 +424,8 @@ START_TEST(test_map_bytes_chunks_in_order) {
   for (uint32_t i = 0; i < N; i++) {
     const void *d;
     size_t n, idx = SIZE_MAX;
-    int rc = cf_map_bytes_next(m, &d, &n, &idx);
+    int rc;
+    ck_assert_int_eq(cf_map_bytes_next(m, &d, &n, &rc, &idx), 0);
     ck_assert_uint_eq(idx, i);
     if (i == 13) {
       ck_assert_int_eq(rc, T_SQUARE_ERR);
@@ -436,7 +437,8 @@ START_TEST(test_map_bytes_chunks_in_order) {
     memcpy(&y, d, 8);
     ck_assert_uint_eq(y, (uint64_t)i * i + 1);
   }
-  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EOF);
+  int err;
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, NULL), CF_EOF);
   cf_map_bytes_free(m);
   free_pool(ex);
 }
@@ -522,9 +524,12 @@ START_TEST(test_task_registered_late) {
   mo.chunksize = 3;
   cf_map_bytes *m;
   ck_assert_int_eq(cf_map_bytes_new(ex, t_late, items, 5, &mo, &m), 0);
-  for (int i = 0; i < 5; i++)
-    ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_ENOENT);
-  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, NULL), CF_EOF);
+  int err;
+  for (int i = 0; i < 5; i++) {
+    ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, NULL), 0);
+    ck_assert_int_eq(err, CF_ENOENT);
+  }
+  ck_assert_int_eq(cf_map_bytes_next(m, NULL, NULL, &err, NULL), CF_EOF);
   cf_map_bytes_free(m);
   /* The workers go on with the tasks they know. */
   ck_assert_int_eq(cf_submit_bytes(ex, t_echo, "fine", 4, &f), 0);

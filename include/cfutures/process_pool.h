@@ -518,12 +518,13 @@ CF_EXTERN void cf_map_bytes_options_init(cf_map_bytes_options *opts);
 /**
  * Starts fn over items[0..n) on a process pool or an MPI pool (Python's
  * ProcessPoolExecutor.map): results come back from cf_map_bytes_next in
- * input order. items and the bytes they point to are borrowed and must stay
- * valid until cf_map_bytes_free.
+ * input order.
  *
  * @param ex The executor: a process pool or an MPI pool.
  * @param fn The task.
- * @param items The inputs (borrowed until cf_map_bytes_free).
+ * @param items The inputs: they and the bytes they point to are borrowed
+ *              until cf_map_bytes_free (each chunk's input is copied when
+ *              it is submitted).
  * @param n How many.
  * @param[in] opts The options, or NULL for the defaults.
  * @param[out] out Receives the map, freed with cf_map_bytes_free.
@@ -540,27 +541,85 @@ CF_EXTERN int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn,
                                cf_map_bytes **out);
 
 /**
- * Waits for the next item's result, in input order.
+ * A byte stream map's generator: gives the next item in *data / *len (data
+ * may be NULL when len is 0) and returns 0, or returns CF_EOF at the end,
+ * or another negative code for an error (a positive one counts as
+ * CF_ETASK; NULL data with len > 0 ends the stream with CF_EINVAL). The
+ * map copies the item into its task before it calls next again or
+ * returns, so data need stay valid only until then: one buffer may serve
+ * every item.
  *
- * @param m The map.
- * @param[out] data Receives the result bytes (valid until the next call or
- *                  cf_map_bytes_free).
- * @param[out] len Receives how many.
- * @param[out] index If not NULL, receives the item's index.
- * @return 0 and its bytes in *data / *len, the item's error (the map goes on
- *         with the next item; a chunk whose worker died fails each of its
- *         items), CF_EOF after the last item, CF_ETIMEDOUT past the
- *         deadline, CF_EINVAL.
- * @threads Blocks. One thread at a time per map.
+ * @threads Called from cf_map_bytes_new_stream and cf_map_bytes_next, so
+ *          on the thread that uses the map and never concurrently (it
+ *          needs no lock); never again after it returned non-zero.
  */
-CF_EXTERN int cf_map_bytes_next(cf_map_bytes *m, const void **data, size_t *len,
-                                size_t *index);
+typedef int (*cf_map_bytes_source_fn)(void *userdata, const void **data,
+                                      size_t *len);
 
 /**
- * Cancels chunks not yet started, waits for running ones, frees the map.
+ * Starts fn over the items next gives (Python's ProcessPoolExecutor.map
+ * over a generator): as cf_map_bytes_new, chunking included, but items are
+ * pulled a chunk at a time as the window frees, so at most buffersize
+ * chunks are held, whatever the length of the stream; results in input
+ * order. When next fails, the items already pulled are still given (a
+ * chunk being filled is sent short), then cf_map_bytes_next returns next's
+ * code instead of CF_EOF.
+ *
+ * @param ex The executor: a process pool or an MPI pool.
+ * @param fn The task, run on each item.
+ * @param next The generator; called here for the first window.
+ * @param userdata Passed to next.
+ * @param[in] opts The options, or NULL for the defaults.
+ * @param[out] out Receives the map, freed with cf_map_bytes_free.
+ * @return 0, CF_EINVAL (NULL ex, fn, next or out; ex takes no byte tasks),
+ *         CF_ENOENT / CF_EEXIST as cf_map_bytes_new, CF_ENOMEM,
+ *         CF_ETOOBIG, CF_ESHUTDOWN, CF_EBROKEN (the first chunk's submit).
+ *         An error of next is reported by cf_map_bytes_next.
+ * @threads Does not block except in next; any thread, which then calls
+ *          next.
+ */
+CF_EXTERN int cf_map_bytes_new_stream(cf_executor *ex, cf_bytes_fn fn,
+                                      cf_map_bytes_source_fn next,
+                                      void *userdata,
+                                      const cf_map_bytes_options *opts,
+                                      cf_map_bytes **out);
+
+/**
+ * Waits for the next item's result, in input order, and consumes it. As
+ * with cf_map_next, an item's outcome and the iterator's state are told
+ * apart: 0 means an item was consumed, its outcome in *err -- 0, the
+ * task's code, CF_ETIMEDOUT for a task that ran past its task timeout,
+ * CF_EWORKER for one whose worker died (every item of its chunk), CF_EPROTO
+ * for an item of a chunk whose output could not be decoded (the rest of
+ * that chunk fails alike, the map goes on), or a submit's error; a
+ * non-zero return is about the iterator alone and consumes nothing.
  *
  * @param m The map.
- * @threads Blocks while chunks run. One thread at a time per map.
+ * @param[out] data If not NULL, receives the item's bytes when *err is 0
+ *                  (NULL otherwise), valid until the next call or
+ *                  cf_map_bytes_free.
+ * @param[out] len If not NULL, receives how many (0 when *err is not 0).
+ * @param[out] err Receives the item's outcome; required.
+ * @param[out] index If not NULL, receives the item's index.
+ * @return 0 (an item was consumed), CF_EOF (every item was given; so is
+ *         every later call), CF_ETIMEDOUT (the map's deadline has passed
+ *         and the next item is not done: a later call gives it once it
+ *         is), a stream's generator error (once the items pulled before it
+ *         were given; so is every later call), CF_EINVAL (m or err NULL).
+ * @threads Blocks until the item is done or the deadline passes; calls a
+ *          stream's generator. One thread at a time per map.
+ */
+CF_EXTERN int cf_map_bytes_next(cf_map_bytes *m, const void **data, size_t *len,
+                                int *err, size_t *index);
+
+/**
+ * Frees the map without waiting: chunks not started are cancelled, chunks
+ * running finish in their workers and their results are dropped (the
+ * pool's cf_shutdown with CF_SHUTDOWN_WAIT or cf_executor_free waits for
+ * them; chunk inputs were copied, so the items may be freed at once).
+ *
+ * @param m The map, or NULL (a no-op).
+ * @threads Never blocks. One thread at a time per map.
  */
 CF_EXTERN void cf_map_bytes_free(cf_map_bytes *m);
 

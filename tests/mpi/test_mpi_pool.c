@@ -372,15 +372,17 @@ static void map_check(size_t n, size_t chunksize) {
   ck_assert_int_eq(cf_map_bytes_new(ex, t_index, items, n, &mo, &m), 0);
   const void *d;
   size_t len, idx;
+  int err;
   for (size_t i = 0; i < n; i++) {
-    ck_assert_int_eq(cf_map_bytes_next(m, &d, &len, &idx), 0);
+    ck_assert_int_eq(cf_map_bytes_next(m, &d, &len, &err, &idx), 0);
+    ck_assert_int_eq(err, 0);
     ck_assert_uint_eq(idx, i);
     ck_assert_uint_eq(len, 8);
     uint64_t x;
     memcpy(&x, d, 8);
     ck_assert_uint_eq(x, i * 3 + 1);
   }
-  ck_assert_int_eq(cf_map_bytes_next(m, &d, &len, &idx), CF_EOF);
+  ck_assert_int_eq(cf_map_bytes_next(m, &d, &len, &err, &idx), CF_EOF);
   cf_map_bytes_free(m);
   free(items);
   free(vals);
