@@ -968,10 +968,12 @@ CF_EXTERN int cf_map_new(cf_executor *ex, cf_fn fn, void *const *args, size_t n,
                          const cf_map_options *opts, cf_map **out);
 
 /**
- * A stream map's generator (Python's iterable): gives the next input in
- * *arg and returns 0, or returns CF_EOF at the end, or another negative
- * code for an error (a positive one counts as CF_ETASK).
+ * A stream map's generator (Python's iterable).
  *
+ * @param userdata What cf_map_new_stream was given.
+ * @param[out] arg Receives the next input.
+ * @return 0 (*arg is the next input), CF_EOF at the end, or another
+ *         negative code for an error (a positive one counts as CF_ETASK).
  * @threads Called from cf_map_new_stream and cf_map_next, so on the thread
  *          that uses the map and never concurrently (it needs no lock);
  *          never again after it returned non-zero.

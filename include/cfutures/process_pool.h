@@ -541,14 +541,17 @@ CF_EXTERN int cf_map_bytes_new(cf_executor *ex, cf_bytes_fn fn,
                                cf_map_bytes **out);
 
 /**
- * A byte stream map's generator: gives the next item in *data / *len (data
- * may be NULL when len is 0) and returns 0, or returns CF_EOF at the end,
- * or another negative code for an error (a positive one counts as
- * CF_ETASK; NULL data with len > 0 ends the stream with CF_EINVAL). The
- * map copies the item into its task before it calls next again or
- * returns, so data need stay valid only until then: one buffer may serve
- * every item.
+ * A byte stream map's generator. The map copies each item into its task
+ * before it calls the generator again or returns, so the bytes need stay
+ * valid only until then: one buffer may serve every item.
  *
+ * @param userdata What cf_map_bytes_new_stream was given.
+ * @param[out] data Receives the next item's bytes (may be NULL when *len
+ *                  is 0; NULL with *len > 0 ends the stream with
+ *                  CF_EINVAL).
+ * @param[out] len Receives how many.
+ * @return 0 (an item was given), CF_EOF at the end, or another negative
+ *         code for an error (a positive one counts as CF_ETASK).
  * @threads Called from cf_map_bytes_new_stream and cf_map_bytes_next, so
  *          on the thread that uses the map and never concurrently (it
  *          needs no lock); never again after it returned non-zero.
