@@ -722,9 +722,14 @@ int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
     free(p);
     return CF_ENOMEM;
   }
-  pthread_cond_init(&p->work_cv, NULL);
-  pthread_cond_init(&p->space_cv, NULL);
-  pthread_cond_init(&p->exit_cv, NULL);
+  /* On CLOCK_MONOTONIC, like every condition variable here: a timed wait
+   * added later cannot be moved by a change of the wall clock. */
+  if (cf__cond_init(&p->work_cv) != 0 || cf__cond_init(&p->space_cv) != 0 ||
+      cf__cond_init(&p->exit_cv) != 0) {
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    return CF_ENOMEM;
+  }
   atomic_init(&p->inbox, NULL);
   p->max_workers = opts->max_workers;
   const char *prefix =

@@ -28,6 +28,8 @@ char *__real_strdup(const char *s);
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr,
                           void *(*fn)(void *), void *arg);
 pid_t __real_fork(void);
+int __real_pthread_cond_init(pthread_cond_t *cv,
+                             const pthread_condattr_t *attr);
 int __real_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu);
 int __real_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu,
                                   const struct timespec *abstime);
@@ -41,6 +43,8 @@ char *__wrap_strdup(const char *s);
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr,
                           void *(*fn)(void *), void *arg);
 pid_t __wrap_fork(void);
+int __wrap_pthread_cond_init(pthread_cond_t *cv,
+                             const pthread_condattr_t *attr);
 int __wrap_pthread_cond_wait(pthread_cond_t *cv, pthread_mutex_t *mu);
 int __wrap_pthread_cond_timedwait(pthread_cond_t *cv, pthread_mutex_t *mu,
                                   const struct timespec *abstime);
@@ -219,6 +223,24 @@ int __wrap_pthread_cond_signal(pthread_cond_t *cv) {
 int __wrap_pthread_cond_broadcast(pthread_cond_t *cv) {
   maybe_delay();
   return __real_pthread_cond_broadcast(cv);
+}
+
+/* Condition variables' clocks ------------------------------------------- */
+
+static atomic_long not_monotonic;
+
+int __wrap_pthread_cond_init(pthread_cond_t *cv,
+                             const pthread_condattr_t *attr) {
+  clockid_t clock = CLOCK_REALTIME; /* the default */
+  if (attr != NULL)
+    pthread_condattr_getclock(attr, &clock);
+  if (clock != CLOCK_MONOTONIC)
+    atomic_fetch_add(&not_monotonic, 1);
+  return __real_pthread_cond_init(cv, attr);
+}
+
+long cf_fi_conds_not_monotonic(void) {
+  return atomic_load(&not_monotonic);
 }
 
 /* LeakSanitizer -------------------------------------------------------- */

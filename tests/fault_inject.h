@@ -37,6 +37,10 @@ void cf_fi_spurious(bool on);
 /* Spurious wakeups injected since the program started. */
 long cf_fi_spurious_count(void);
 
+/* Condition variables created since the program started on a clock other
+ * than CLOCK_MONOTONIC (pthread_cond_init is wrapped too). */
+long cf_fi_conds_not_monotonic(void);
+
 /* Runs LeakSanitizer now (ASan builds); returns true if it found a leak.
  * False where LeakSanitizer is absent. */
 bool cf_fi_leaks_found(void);

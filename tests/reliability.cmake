@@ -5,7 +5,7 @@
 # tests/fault_inject.c fails on demand; the library objects come from the
 # static archive, so the library's own calls are wrapped too.
 set(CF_FAULT_WRAPS malloc calloc realloc strdup pthread_create fork
-    pthread_cond_wait pthread_cond_timedwait pthread_cond_signal
+    pthread_cond_init pthread_cond_wait pthread_cond_timedwait pthread_cond_signal
     pthread_cond_broadcast)
 set(CF_FAULT_LINK)
 foreach(sym ${CF_FAULT_WRAPS})

@@ -15,8 +15,10 @@
 #include "fault_inject.h"
 #include "harness.h"
 
+#include <cfutures/channel.h>
 #include <cfutures/combine.h>
 #include <cfutures/process_pool.h>
+#include <cfutures/semaphore.h>
 #include <cfutures/timer.h>
 
 #include <errno.h>
@@ -937,6 +939,34 @@ START_TEST(test_spurious_wakeups) {
 }
 END_TEST
 
+/* Condition variables' clocks --------------------------------------------
+ * Every condition variable the library makes waits on CLOCK_MONOTONIC, so
+ * that no timed wait, now or added later, moves with the wall clock. */
+START_TEST(test_condition_variables_monotonic) {
+  long before = cf_fi_conds_not_monotonic();
+  cf_executor *ex = NULL;
+  ck_assert_int_eq(cf_thread_pool_new(NULL, &ex), 0);
+  cf_future *f = NULL;
+  ck_assert_int_eq(cf_submit(ex, cf_test_task_identity, V(1), &f), 0);
+  ck_assert_int_eq(cf_future_error(f, 30), 0);
+  cf_future *fs[1] = {f};
+  ck_assert_int_eq(cf_wait(fs, 1, 30, CF_ALL_COMPLETED, NULL, NULL, NULL, NULL),
+                   0);
+  cf_future_release(f);
+  cf_group *g = NULL;
+  ck_assert_int_eq(cf_group_new(ex, 0, &g), 0);
+  cf_group_free(g);
+  ck_assert_int_eq(cf_executor_free(ex), 0);
+  cf_channel *ch = NULL;
+  ck_assert_int_eq(cf_channel_new(4, &ch), 0);
+  cf_channel_free(ch);
+  cf_semaphore *sem = NULL;
+  ck_assert_int_eq(cf_semaphore_new(1, &sem), 0);
+  cf_semaphore_free(sem);
+  ck_assert_int_eq(cf_fi_conds_not_monotonic() - before, 0);
+}
+END_TEST
+
 Suite *cf_faults_suite(void) {
   Suite *s = suite_create("faults");
   TCase *tc = tcase_create("alloc");
@@ -960,6 +990,7 @@ Suite *cf_faults_suite(void) {
   tcase_add_test(tc, test_timer_thread_fails);
   tcase_add_test(tc, test_bridge_out_of_descriptors);
   tcase_add_test(tc, test_spurious_wakeups);
+  tcase_add_test(tc, test_condition_variables_monotonic);
   suite_add_tcase(s, tc);
   return s;
 }
