@@ -612,7 +612,15 @@ typedef int (*cf_init_fn)(void *arg);
 enum {
   /** With max_queued set, a full queue makes cf_submit fail with CF_EAGAIN
    * instead of blocking. */
-  CF_POOL_NONBLOCK = 1 << 0
+  CF_POOL_NONBLOCK = 1 << 0,
+  /** Leaving main (exit() or returning from main) waits for the pool's
+   * tasks, queued and running, as Python's interpreter exit does: an
+   * atexit handler shuts the pool down with CF_SHUTDOWN_WAIT. Refused --
+   * exit goes on at once and the tasks end with the process -- when exit
+   * is called from a worker of the pool, or from a done callback (which
+   * may be what a task waits for). Without it, exit ends running tasks
+   * silently. */
+  CF_POOL_JOIN_AT_EXIT = 1 << 1
 };
 
 /** Options of cf_thread_pool_new; cf_thread_pool_options_init fills the
@@ -653,12 +661,17 @@ CF_EXTERN void cf_thread_pool_options_init(cf_thread_pool_options *opts);
 /**
  * Creates a thread pool (Python's ThreadPoolExecutor). Workers start
  * lazily, one per submit while no idle worker exists, up to max_workers,
- * and are reused when idle.
+ * and are reused when idle. Leaving main with tasks in flight ends them
+ * with the process unless CF_POOL_JOIN_AT_EXIT is set: then exit waits for
+ * every task (except when called from one of the pool's workers or from a
+ * done callback, where waiting could deadlock). cf_executor_free takes
+ * the pool off the exit list.
  *
  * @param[in] opts The options, or NULL for the defaults; copied.
  * @param[out] out Receives the pool, freed with cf_executor_free.
  * @return 0 and *out, or CF_EINVAL (out NULL, max_workers < 1, unknown
- *         flags), CF_ENOMEM.
+ *         flags), CF_ENOMEM (also: the exit handler could not be
+ *         registered).
  * @threads Never blocks (no worker starts before the first submit); any
  *          thread.
  */

@@ -38,6 +38,7 @@ stripes[NSTRIPES] = {[0 ... NSTRIPES - 1] = {PTHREAD_MUTEX_INITIALIZER}};
 
 _Thread_local cf_future *cf__tls_current;
 _Thread_local cf_executor *cf__tls_executor;
+_Thread_local unsigned cf__tls_in_callback;
 /* Message set by the running task; taken when it returns. */
 static _Thread_local char *tls_msg;
 
@@ -180,7 +181,9 @@ static void run_callbacks(cf_future *f, struct cf__callback *cb) {
   while (rev != NULL) {
     struct cf__callback *next = rev->next;
     bool heap = rev->heap;
+    cf__tls_in_callback++;
     rev->fn(f, rev->userdata); /* may free rev if it is internal */
+    cf__tls_in_callback--;
     if (heap)
       free(rev);
     rev = next;

@@ -166,6 +166,8 @@ static inline bool cf__done(const cf_future *f) {
  * worker this thread is. */
 extern _Thread_local cf_future *cf__tls_current;
 extern _Thread_local cf_executor *cf__tls_executor;
+/* Done callbacks running on this thread (run_callbacks in future.c). */
+extern _Thread_local unsigned cf__tls_in_callback;
 
 /* Polls done(arg) until it is true or spin_us pass, pausing between looks
  * (doubling up to max_pauses) and yielding the CPU every few rounds.

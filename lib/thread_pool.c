@@ -36,7 +36,9 @@
  * LOCKING. pool->mu guards the run queue, the worker counts and lists, and
  * the shutdown/broken flags. Futures are completed, and their callbacks
  * run, with pool->mu released; the lock order is pool->mu, then a future's
- * stripe lock (future.c), never the reverse. Task counters are per-worker
+ * stripe lock (future.c), never the reverse. exit_mu guards exit_list, the
+ * pools created with CF_POOL_JOIN_AT_EXIT; it is never held with pool->mu
+ * and not while the exit handler waits. Task counters are per-worker
  * relaxed atomics written only by their worker, summed by stats.
  */
 #include "internal.h"
@@ -68,6 +70,7 @@ struct worker {
 
 struct thread_pool {
   cf_executor base;
+  struct thread_pool *exit_next; /* on exit_list, under exit_mu */
   /* Written by submitters. */
   _Alignas(CF__LINE) _Atomic(cf_future *) inbox;
   atomic_uint_fast64_t submitted;
@@ -113,6 +116,56 @@ enum { QUEUED = 1, DROPPED = 2 };
 
 static struct thread_pool *pool_of(cf_executor *ex) {
   return (struct thread_pool *)ex;
+}
+
+/* Pools that exit waits for (CF_POOL_JOIN_AT_EXIT). */
+static pthread_mutex_t exit_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct thread_pool *exit_list;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static int exit_registered = -1; /* atexit's result */
+
+static int pool_shutdown(cf_executor *ex, unsigned flags);
+
+/* The atexit handler: waits for every registered pool, unless waiting
+ * could deadlock -- exit called from a done callback, which a task may be
+ * waiting for, or from a pool's own worker (that pool is skipped). The
+ * list is taken whole, so a pool freed meanwhile is not waited for twice;
+ * freeing one of these pools while exit runs is the program's error. */
+static void join_at_exit(void) {
+  pthread_mutex_lock(&exit_mu);
+  struct thread_pool *list = exit_list;
+  exit_list = NULL;
+  pthread_mutex_unlock(&exit_mu);
+  if (cf__tls_in_callback > 0)
+    return;
+  for (struct thread_pool *p = list; p != NULL; p = p->exit_next)
+    if (cf__tls_executor != &p->base)
+      pool_shutdown(&p->base, CF_SHUTDOWN_WAIT);
+}
+
+static void exit_register_once(void) {
+  exit_registered = atexit(join_at_exit);
+}
+
+static int exit_list_add(struct thread_pool *p) {
+  pthread_once(&exit_once, exit_register_once);
+  if (exit_registered != 0)
+    return CF_ENOMEM;
+  pthread_mutex_lock(&exit_mu);
+  p->exit_next = exit_list;
+  exit_list = p;
+  pthread_mutex_unlock(&exit_mu);
+  return 0;
+}
+
+static void exit_list_remove(struct thread_pool *p) {
+  pthread_mutex_lock(&exit_mu);
+  for (struct thread_pool **q = &exit_list; *q != NULL; q = &(*q)->exit_next)
+    if (*q == p) {
+      *q = p->exit_next;
+      break;
+    }
+  pthread_mutex_unlock(&exit_mu);
 }
 
 void cf_thread_pool_options_init(cf_thread_pool_options *opts) {
@@ -579,6 +632,8 @@ static int pool_shutdown(cf_executor *ex, unsigned flags) {
 
 static void pool_destroy(cf_executor *ex) {
   struct thread_pool *p = pool_of(ex);
+  if (p->flags & CF_POOL_JOIN_AT_EXIT)
+    exit_list_remove(p);
   join_exited(p);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->work_cv);
@@ -703,7 +758,8 @@ int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
     cf_thread_pool_options_init(&defaults);
     opts = &defaults;
   }
-  if (opts->max_workers < 1 || (opts->flags & ~(unsigned)CF_POOL_NONBLOCK))
+  if (opts->max_workers < 1 ||
+      (opts->flags & ~(unsigned)(CF_POOL_NONBLOCK | CF_POOL_JOIN_AT_EXIT)))
     return CF_EINVAL;
   /* sizeof is a multiple of the alignment, as aligned_alloc asks. */
   struct thread_pool *p = aligned_alloc(CF__LINE, sizeof *p);
@@ -742,6 +798,11 @@ int cf_thread_pool_new(const cf_thread_pool_options *opts, cf_executor **out) {
   p->flags = opts->flags;
   p->base.spin_us = opts->spin_us;
   p->ncpus = cf_cpu_count();
+  if ((p->flags & CF_POOL_JOIN_AT_EXIT) && exit_list_add(p) != 0) {
+    p->flags &= ~(unsigned)CF_POOL_JOIN_AT_EXIT;
+    pool_destroy(&p->base);
+    return CF_ENOMEM;
+  }
   *out = &p->base;
   return 0;
 }

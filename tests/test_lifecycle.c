@@ -72,6 +72,130 @@ START_TEST(test_exit_with_thread_pool_busy) {
 }
 END_TEST
 
+/* ---- CF_POOL_JOIN_AT_EXIT ---- */
+
+static int out_fd = -1;
+
+/* Sleeps a little, then writes one byte: proof it ran to its end. */
+static int task_sleep_write(void *arg, void **result) {
+  (void)result;
+  cf_test_sleep_ms(30);
+  char c = (char)(intptr_t)arg;
+  return write(out_fd, &c, 1) == 1 ? 0 : CF_ETASK;
+}
+
+static cf_executor *joining_pool(void) {
+  cf_thread_pool_options o;
+  cf_thread_pool_options_init(&o);
+  o.max_workers = 2;
+  o.flags = CF_POOL_JOIN_AT_EXIT;
+  cf_executor *ex = NULL;
+  if (cf_thread_pool_new(&o, &ex) != 0)
+    _exit(98);
+  return ex;
+}
+
+enum { JOIN_TASKS = 8 };
+
+static void exit_with_joining_pool(int fd) {
+  out_fd = fd;
+  cf_executor *ex = joining_pool();
+  for (intptr_t i = 0; i < JOIN_TASKS; i++)
+    if (cf_submit(ex, task_sleep_write, (void *)('a' + i), NULL) != 0)
+      _exit(97);
+  exit(0); /* as returning from main, with every task in flight */
+}
+
+/* Leaving main waits for the pool's tasks: every one of them writes. */
+START_TEST(test_exit_joins_pool) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  int st = run_child(exit_with_joining_pool, p[1], 20);
+  close(p[1]);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "raw status %#x", st);
+  char buf[64];
+  size_t got = 0;
+  ssize_t n;
+  while ((n = read(p[0], buf + got, sizeof buf - got)) > 0)
+    got += (size_t)n;
+  close(p[0]);
+  ck_assert_uint_eq(got, JOIN_TASKS);
+  for (size_t i = 0; i < got; i++)
+    ck_assert(memchr(buf, (int)('a' + i), got) != NULL);
+}
+END_TEST
+
+static int task_exit3(void *arg, void **result) {
+  (void)arg;
+  (void)result;
+  exit(3);
+}
+
+static void exit_from_worker(int fd) {
+  (void)fd;
+  cf_test_gate_init(&never);
+  cf_executor *ex = joining_pool();
+  if (cf_submit(ex, cf_test_task_gate, &never, NULL) != 0)
+    _exit(97);
+  cf_test_gate_wait_arrivals(&never, 1, 10);
+  if (cf_submit(ex, task_exit3, NULL, NULL) != 0)
+    _exit(96);
+  for (;;)
+    pause();
+}
+
+/* exit from one of the pool's workers does not wait for the pool (its own
+ * thread, and a task blocked forever): the process ends at once. */
+START_TEST(test_exit_from_worker_is_not_joined) {
+  int st = run_child(exit_from_worker, -1, 20);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "raw status %#x", st);
+}
+END_TEST
+
+static void exit5(cf_future *f, void *userdata) {
+  (void)f;
+  (void)userdata;
+  exit(5);
+}
+
+static void exit_from_callback(int fd) {
+  (void)fd;
+  cf_test_gate_init(&never);
+  cf_executor *ex = joining_pool();
+  if (cf_submit(ex, cf_test_task_gate, &never, NULL) != 0)
+    _exit(97);
+  cf_test_gate_wait_arrivals(&never, 1, 10);
+  cf_future *f = NULL;
+  if (cf_future_new(&f) != 0 || cf_future_on_done(f, exit5, NULL) != 0)
+    _exit(96);
+  cf_future_set_result(f, NULL); /* runs exit5 here, on the main thread */
+  _exit(95);
+}
+
+/* exit from a done callback (what a task may be waiting for) does not wait
+ * either. */
+START_TEST(test_exit_from_callback_is_not_joined) {
+  int st = run_child(exit_from_callback, -1, 20);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 5, "raw status %#x", st);
+}
+END_TEST
+
+/* A freed pool is off the exit list: exit does not touch it. */
+static void exit_after_free(int fd) {
+  (void)fd;
+  cf_executor *ex = joining_pool();
+  if (cf_submit(ex, cf_test_task_identity, NULL, NULL) != 0 ||
+      cf_executor_free(ex) != 0)
+    _exit(97);
+  exit(6);
+}
+
+START_TEST(test_exit_after_free) {
+  int st = run_child(exit_after_free, -1, 20);
+  ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 6, "raw status %#x", st);
+}
+END_TEST
+
 /* Writes the worker pids to fd, then exits. */
 static void exit_with_process_pool_busy(int fd) {
   cf_process_pool_options o;
@@ -188,6 +312,10 @@ Suite *cf_lifecycle_suite(void) {
   cf_test_tcase_census(tc);
   tcase_add_test(tc, test_exit_with_thread_pool_busy);
   tcase_add_test(tc, test_exit_with_process_pool_busy);
+  tcase_add_test(tc, test_exit_joins_pool);
+  tcase_add_test(tc, test_exit_from_worker_is_not_joined);
+  tcase_add_test(tc, test_exit_from_callback_is_not_joined);
+  tcase_add_test(tc, test_exit_after_free);
   suite_add_tcase(s, tc);
   tc = tcase_create("watchdog");
   cf_test_tcase_timeout(tc, 60);
