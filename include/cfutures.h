@@ -118,7 +118,7 @@ CF_EXTERN const char *cf_version(void);
   X(EAGAIN, -11, "resource temporarily unavailable")                           \
   X(ETIMEDOUT, -110, "timed out")                                              \
   X(ECANCELED, -125, "operation cancelled")                                    \
-  X(ESHUTDOWN, -108, "executor is shut down")                                  \
+  X(ESHUTDOWN, -108, "shut down")                                              \
   X(EDEADLK, -35, "operation would deadlock")                                  \
   X(EBUSY, -16, "resource busy")                                               \
   X(EMFILE, -24, "too many open files")                                        \
@@ -156,8 +156,9 @@ typedef enum {
  * The future was cancelled before it ran, or the task stopped on request
  * (-ECANCELED).
  * @var CF_ESHUTDOWN
- * The executor (or channel) is shut down and accepts no more work
- * (-ESHUTDOWN).
+ * The executor (or channel) is shut down and accepts no more work; to a
+ * bridge callback, the bridge closed before the future's completion
+ * reached it (-ESHUTDOWN).
  * @var CF_EDEADLK
  * The call would wait for itself, such as a waiting shutdown from one of
  * the executor's own workers (-EDEADLK).

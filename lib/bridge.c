@@ -612,7 +612,7 @@ int cf_bridge_close(cf_bridge *b) {
     struct watch *w = b->waiting.next;
     waiting_remove_locked(w);
     w->heap_idx = SIZE_MAX;
-    w->status = CF_ECANCELED;
+    w->status = CF_ESHUTDOWN;
     w->where = W_CLAIMED;
     fifo_push(&b->batch_head, &b->batch_tail, w);
   }

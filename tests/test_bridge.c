@@ -677,7 +677,7 @@ START_TEST(test_close_in_flight) {
   for (int i = 0; i < N + 1; i++) {
     if (c.status[i] == 0)
       delivered++;
-    else if (c.status[i] == CF_ECANCELED)
+    else if (c.status[i] == CF_ESHUTDOWN)
       cancelled++;
   }
   ck_assert_int_ge(delivered, 1);
@@ -750,17 +750,99 @@ START_TEST(test_free_from_callback) {
     ck_assert_int_eq(cf_future_set_result(fs[i], NULL), 0);
   ck_assert_int_eq(cf_bridge_dispatch(b, 2, NULL), 0);
   /* The first two ran in the dispatch, the rest in the free: the done ones
-   * with 0, the one never completed with CF_ECANCELED. */
+   * with 0, the one never completed with CF_ESHUTDOWN. */
   ck_assert_int_eq(c.done, N + 1);
   for (int i = 0; i < N; i++) {
     ck_assert_int_eq(c.order[i], i);
     ck_assert_int_eq(c.status[i], 0);
   }
   ck_assert_int_eq(c.order[N], N);
-  ck_assert_int_eq(c.status[N], CF_ECANCELED);
+  ck_assert_int_eq(c.status[N], CF_ESHUTDOWN);
   ck_assert_int_eq(cf_future_set_result(fs[N], NULL), 0);
   for (int i = 0; i <= N; i++)
     cf_future_release(fs[i]);
+}
+END_TEST
+
+/* A request as a server makes one: on the heap, read by its task. */
+typedef struct request {
+  cf_test_gate *gate; /* the task reads the request once past it */
+  int in, out;
+  atomic_int *freed;
+  loop_ctx *c;
+} request;
+
+static int task_read_request(void *arg, void **result) {
+  request *r = arg;
+  cf_test_gate_pass(r->gate);
+  r->out = 2 * r->in; /* after the bridge closed, for the running one */
+  *result = NULL;
+  return 0;
+}
+
+static void free_request(cf_future *f, void *ud) {
+  request *r = ud;
+  /* Only once the task is over: it ran to the end, or never ran. */
+  ck_assert(cf_future_done(f));
+  ck_assert(cf_future_cancelled(f) || r->out == 2 * r->in);
+  atomic_fetch_add_explicit(r->freed, 1, memory_order_relaxed);
+  free(r);
+}
+
+/* The pattern cf_bridge_fn documents. */
+static void on_done_request(cf_future *f, int status, void *ud) {
+  request *r = ud;
+  loop_ctx *c = r->c;
+  c->status[c->done++] = status;
+  if (status != 0)
+    cf_future_request_cancel(f);
+  if (cf_future_on_done(f, free_request, r) != 0) {
+    cf_future_wait(f, -1);
+    free_request(f, r);
+  }
+}
+
+/* A task still running when the bridge closes reads its heap argument
+ * afterwards: the close status says so (CF_ESHUTDOWN, not a cancelled
+ * task), and freeing on the future's own completion is what keeps ASan
+ * quiet (freeing in the bridge callback is a use-after-free here). */
+START_TEST(test_close_argument_lifetime) {
+  cf_executor *pool = cf_test_pool(1);
+  cf_bridge *b = new_bridge();
+  static loop_ctx c;
+  ctx_init(&c, b, pool);
+  cf_test_gate gate;
+  cf_test_gate_init(&gate);
+  atomic_int freed = 0;
+  enum { N = 3 };
+  cf_future *fs[N];
+  for (int i = 0; i < N; i++) {
+    request *r = malloc(sizeof *r);
+    ck_assert_ptr_nonnull(r);
+    *r = (request){&gate, i + 1, 0, &freed, &c};
+    ck_assert_int_eq(cf_bridge_submit(b, pool, task_read_request, r,
+                                      on_done_request, r, &fs[i]),
+                     0);
+  }
+  /* The first runs (held at the gate); the others wait in the queue. */
+  ck_assert(cf_test_gate_wait_arrivals(&gate, 1, cf_test_scale(10)));
+  ck_assert_int_eq(cf_bridge_close(b), 0);
+  ck_assert_int_eq(c.done, N);
+  for (int i = 0; i < N; i++)
+    ck_assert_int_eq(c.status[i], CF_ESHUTDOWN);
+  ck_assert(cf_future_running(fs[0]));
+  ck_assert(cf_future_cancelled(fs[1]) && cf_future_cancelled(fs[2]));
+  /* The queued ones were freed at once, the running one is still read. */
+  ck_assert_int_eq(atomic_load(&freed), N - 1);
+  ck_assert_int_eq(cf_future_result(fs[1], 0, NULL), CF_ECANCELED);
+  cf_test_gate_open(&gate);
+  ck_assert_int_eq(cf_future_result(fs[0], cf_test_scale(10), NULL), 0);
+  ck_assert_int_eq(cf_executor_free(pool), 0);
+  ck_assert_int_eq(atomic_load(&freed), N);
+  for (int i = 0; i < N; i++)
+    cf_future_release(fs[i]);
+  ck_assert_int_eq(cf_bridge_free(b), 0);
+  cf_test_gate_destroy(&gate);
 }
 END_TEST
 
@@ -1109,6 +1191,7 @@ Suite *cf_bridge_suite(void) {
   tcase_add_test(tc, test_close_in_flight);
   tcase_add_test(tc, test_free_in_flight);
   tcase_add_test(tc, test_free_from_callback);
+  tcase_add_test(tc, test_close_argument_lifetime);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("loops");

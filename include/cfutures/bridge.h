@@ -74,9 +74,36 @@ typedef struct cf_bridge cf_bridge;
  *    has called cf_future_request_cancel(f) just before this call, so f may
  *    now be cancelled, or still running (its cancel token raised). The
  *    bridge drops f afterwards; nothing else is delivered for it.
- *  - CF_ECANCELED: the bridge was closed before f's completion reached it;
- *    f may be pending, running or done (cf_future_done tells). The task is
- *    not cancelled by the bridge.
+ *  - CF_ESHUTDOWN: the bridge was closed before f's completion reached it;
+ *    f may be pending, running or done (cf_future_done tells). The bridge
+ *    does not cancel the task. (A task that was cancelled is reported with
+ *    status 0 and cf_future_result giving CF_ECANCELED.)
+ *
+ * Argument lifetime: unless status is 0, f may not be done, and a task
+ * that is still running may still read the argument given to
+ * cf_bridge_submit. Free that argument only once f is done, which
+ * cf_future_on_done arranges in every case (it runs at once if f is done
+ * already, otherwise on the thread that completes f, after the task has
+ * returned):
+ *
+ * @code
+ *   static void free_request(cf_future *f, void *req) { (void)f; free(req); }
+ *
+ *   static void on_done(cf_future *f, int status, void *req) {
+ *     if (status == 0)
+ *       ... use the outcome, cf_future_result(f, 0, &v) ...
+ *     else
+ *       cf_future_request_cancel(f); // a pending task will not run
+ *     if (cf_future_on_done(f, free_request, req) != 0) {
+ *       cf_future_wait(f, -1); // out of memory: wait for the task instead
+ *       free_request(f, req);
+ *     }
+ *   }
+ * @endcode
+ *
+ * Freeing the argument in the callback itself is safe only when status is
+ * 0. Byte tasks (cf_bridge_submit_bytes) copy their input, so none of this
+ * applies to them.
  *
  * Each watch's callback runs exactly once. The callback may submit and
  * watch again through the same bridge, cancel futures, and close or free
@@ -84,7 +111,7 @@ typedef struct cf_bridge cf_bridge;
  * describes).
  *
  * @param f The future (borrowed).
- * @param status 0, CF_ETIMEDOUT or CF_ECANCELED, as above.
+ * @param status 0, CF_ETIMEDOUT or CF_ESHUTDOWN, as above.
  * @param userdata The pointer given with the watch.
  */
 typedef void (*cf_bridge_fn)(cf_future *f, int status, void *userdata);
@@ -136,7 +163,9 @@ CF_EXTERN int cf_bridge_bind_thread(cf_bridge *b);
  * @param b The bridge.
  * @param executor The executor the task runs on (a thread pool).
  * @param fn The task.
- * @param arg Passed to fn.
+ * @param arg Passed to fn; the caller keeps it alive until the task is
+ *            done, which the status given to on_done does not always
+ *            mean (see cf_bridge_fn).
  * @param on_done Run on the loop thread once the task is done.
  * @param userdata Passed to on_done.
  * @param[out] out If not NULL, receives one reference to the future (to
@@ -249,9 +278,11 @@ CF_EXTERN size_t cf_bridge_pending(cf_bridge *b);
  * submits and watches fail with CF_ESTATE, and every callback not yet run
  * runs now, on the calling thread, before this returns -- first those whose
  * completion (or timeout) had already reached the bridge, with their
- * status (0 or CF_ETIMEDOUT), then all others with CF_ECANCELED. No
+ * status (0 or CF_ETIMEDOUT), then all others with CF_ESHUTDOWN. No
  * callback is lost and none runs later. Tasks are not cancelled; their
  * completions, when they come, are dropped without touching freed memory.
+ * A task delivered with CF_ESHUTDOWN may still be running and reading its
+ * argument: see cf_bridge_fn for when that argument may be freed.
  * Called from inside a callback, the rest of the current batch is
  * delivered the same way. The descriptor stays open until cf_bridge_free,
  * and may stay readable: stop polling it once the bridge is closed (the
