@@ -101,8 +101,8 @@ static void on_request(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   uv_read_stop(s);
   c->n = strtoul(c->in, NULL, 10);
   /* The loop goes on serving; on_counted runs here when the pool is done. */
-  if (cf_bridge_submit(ub.bridge, pool, count_primes, (void *)(uintptr_t)c->n,
-                       on_counted, c, NULL) != 0)
+  if (cf_bridge_submit(cf_uv_bridge_get(&ub), pool, count_primes,
+                       (void *)(uintptr_t)c->n, on_counted, c, NULL) != 0)
     uv_close((uv_handle_t *)s, on_conn_closed);
 }
 

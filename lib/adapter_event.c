@@ -88,7 +88,7 @@ int cf_event_bridge_new(struct event_base *base, cf_event_bridge **out) {
   return 0;
 }
 
-cf_bridge *cf_event_bridge_get(cf_event_bridge *eb) {
+cf_bridge *cf_event_bridge_get(const cf_event_bridge *eb) {
   return eb == NULL ? NULL : eb->bridge;
 }
 
@@ -100,8 +100,10 @@ int cf_event_bridge_set_max(cf_event_bridge *eb, size_t max) {
 }
 
 int cf_event_bridge_free(cf_event_bridge *eb) {
-  if (eb == NULL || eb->freeing)
+  if (eb == NULL)
     return CF_EINVAL;
+  if (eb->freeing) /* called again from a callback this free delivers */
+    return CF_ESTATE;
   eb->freeing = true;
   /* Deliver now (and learn whether this is the loop thread) while the
    * events still exist; the rest waits for the dispatch, if any, to

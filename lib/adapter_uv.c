@@ -49,10 +49,11 @@ int cf_uv_bridge_init(uv_loop_t *loop, cf_uv_bridge *ub) {
   if (rc != 0)
     return rc;
   cf_bridge_bind_thread(b);
-  rc = uv_poll_init(loop, &ub->poll, cf_bridge_fd(b));
-  if (rc != 0) {
+  /* On a fresh descriptor this fails only for want of memory; the code is
+   * a CF_E* one, as the libevent adapter's. */
+  if (uv_poll_init(loop, &ub->poll, cf_bridge_fd(b)) != 0) {
     cf_bridge_free(b);
-    return rc;
+    return CF_ENOMEM;
   }
   /* Cannot fail on a live loop. */
   uv_timer_init(loop, &ub->timer);
@@ -61,6 +62,17 @@ int cf_uv_bridge_init(uv_loop_t *loop, cf_uv_bridge *ub) {
   ub->close_cb = NULL;
   ub->closing = 0;
   uv_poll_start(&ub->poll, UV_READABLE, on_readable);
+  return 0;
+}
+
+cf_bridge *cf_uv_bridge_get(const cf_uv_bridge *ub) {
+  return ub == NULL ? NULL : ub->bridge;
+}
+
+int cf_uv_bridge_set_max(cf_uv_bridge *ub, size_t max) {
+  if (ub == NULL)
+    return CF_EINVAL;
+  ub->max_per_dispatch = max;
   return 0;
 }
 

@@ -455,20 +455,17 @@ int cf_bridge_watch(cf_bridge *b, cf_future *f, cf_bridge_fn on_done,
   return watch_add(b, f, UINT64_MAX, on_done, userdata);
 }
 
-int cf_bridge_submit(cf_bridge *b, cf_executor *executor, cf_fn fn, void *arg,
-                     cf_bridge_fn on_done, void *userdata, cf_future **out) {
-  if (b == NULL || executor == NULL || fn == NULL || on_done == NULL)
-    return CF_EINVAL;
+static bool is_closed(cf_bridge *b) {
   pthread_mutex_lock(&b->mu);
   bool closed = b->closed;
   pthread_mutex_unlock(&b->mu);
-  if (closed)
-    return CF_ESTATE;
-  cf_future *f;
-  int rc = cf_submit(executor, fn, arg, &f);
-  if (rc != 0)
-    return rc;
-  rc = watch_add(b, f, UINT64_MAX, on_done, userdata);
+  return closed;
+}
+
+/* Watches a future just submitted, whose reference f the caller gives. */
+static int watch_submitted(cf_bridge *b, cf_future *f, cf_bridge_fn on_done,
+                           void *userdata, cf_future **out) {
+  int rc = watch_add(b, f, UINT64_MAX, on_done, userdata);
   if (rc != 0) {
     /* Nobody would learn the outcome: stop the task if it has not run. */
     cf_future_request_cancel(f);
@@ -480,6 +477,33 @@ int cf_bridge_submit(cf_bridge *b, cf_executor *executor, cf_fn fn, void *arg,
   else
     cf_future_release(f);
   return 0;
+}
+
+int cf_bridge_submit(cf_bridge *b, cf_executor *executor, cf_fn fn, void *arg,
+                     cf_bridge_fn on_done, void *userdata, cf_future **out) {
+  if (b == NULL || executor == NULL || fn == NULL || on_done == NULL)
+    return CF_EINVAL;
+  if (is_closed(b))
+    return CF_ESTATE;
+  cf_future *f;
+  int rc = cf_submit(executor, fn, arg, &f);
+  if (rc != 0)
+    return rc;
+  return watch_submitted(b, f, on_done, userdata, out);
+}
+
+int cf_bridge_submit_bytes(cf_bridge *b, cf_executor *executor, cf_bytes_fn fn,
+                           const void *data, size_t len, cf_bridge_fn on_done,
+                           void *userdata, cf_future **out) {
+  if (b == NULL || executor == NULL || fn == NULL || on_done == NULL)
+    return CF_EINVAL;
+  if (is_closed(b))
+    return CF_ESTATE;
+  cf_future *f;
+  int rc = cf_submit_bytes(executor, fn, data, len, &f);
+  if (rc != 0)
+    return rc;
+  return watch_submitted(b, f, on_done, userdata, out);
 }
 
 int cf_bridge_next_timeout_ms(cf_bridge *b) {

@@ -1049,6 +1049,49 @@ START_TEST(test_submit_errors) {
 }
 END_TEST
 
+static int bytes_never_run(const void *in, size_t len, cf_buffer *out) {
+  (void)in;
+  (void)len;
+  (void)out;
+  return CF_ETASK;
+}
+
+/* cf_bridge_submit_bytes refuses what cf_submit_bytes refuses (a thread
+ * pool takes no byte tasks), and a closed bridge, with on_done never run
+ * and *out untouched. (Its successes, which need worker processes, are in
+ * the bridge_process suite.) */
+START_TEST(test_submit_bytes_errors) {
+  cf_executor *pool = cf_test_pool(1);
+  cf_bridge *b = new_bridge();
+  int v = 1;
+  cf_future *f = (cf_future *)(uintptr_t)1;
+  ck_assert_int_eq(cf_bridge_submit_bytes(NULL, pool, bytes_never_run, &v,
+                                          sizeof v, never_called, NULL, &f),
+                   CF_EINVAL);
+  ck_assert_int_eq(cf_bridge_submit_bytes(b, NULL, bytes_never_run, &v,
+                                          sizeof v, never_called, NULL, &f),
+                   CF_EINVAL);
+  ck_assert_int_eq(cf_bridge_submit_bytes(b, pool, NULL, &v, sizeof v,
+                                          never_called, NULL, &f),
+                   CF_EINVAL);
+  ck_assert_int_eq(cf_bridge_submit_bytes(b, pool, bytes_never_run, &v,
+                                          sizeof v, NULL, NULL, &f),
+                   CF_EINVAL);
+  ck_assert_int_eq(cf_bridge_submit_bytes(b, pool, bytes_never_run, &v,
+                                          sizeof v, never_called, NULL, &f),
+                   CF_EINVAL);
+  ck_assert_ptr_eq(f, (cf_future *)(uintptr_t)1);
+  ck_assert_uint_eq(cf_bridge_pending(b), 0);
+  ck_assert_int_eq(cf_bridge_close(b), 0);
+  ck_assert_int_eq(cf_bridge_submit_bytes(b, pool, bytes_never_run, &v,
+                                          sizeof v, never_called, NULL, &f),
+                   CF_ESTATE);
+  ck_assert_ptr_eq(f, (cf_future *)(uintptr_t)1);
+  ck_assert_int_eq(cf_bridge_free(b), 0);
+  ck_assert_int_eq(cf_executor_free(pool), 0);
+}
+END_TEST
+
 /* RELIABILITY row 31: submit 10^4, cancel half from the loop, every
  * completion delivered once on the loop thread, no descriptor left. */
 static void on_done_cancel_tally(cf_future *f, int status, void *ud) {
@@ -1176,6 +1219,7 @@ Suite *cf_bridge_suite(void) {
   tcase_add_test(tc, test_wrong_thread);
   tcase_add_test(tc, test_nested_dispatch_busy);
   tcase_add_test(tc, test_submit_errors);
+  tcase_add_test(tc, test_submit_bytes_errors);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("cancel_timeout");

@@ -244,6 +244,40 @@ static void on_done_plain(cf_future *f, int status, void *ud) {
   *(int *)ud = status == 0 ? 1 : status;
 }
 
+typedef struct again_ctx {
+  cf_event_bridge *eb;
+  int status, rc;
+} again_ctx;
+
+static void on_done_free_again(cf_future *f, int status, void *ud) {
+  (void)f;
+  again_ctx *a = ud;
+  a->status = status;
+  a->rc = cf_event_bridge_free(a->eb);
+}
+
+/* A second free from a callback the first one delivers is refused with
+ * the code the libuv adapter gives a second close. */
+START_TEST(test_event_free_again_from_callback) {
+  struct event_base *base = event_base_new();
+  cf_event_bridge *eb;
+  ck_assert_int_eq(cf_event_bridge_new(base, &eb), 0);
+  ck_assert_ptr_nonnull(cf_event_bridge_get(eb));
+  cf_future *f;
+  ck_assert_int_eq(cf_future_new(&f), 0);
+  again_ctx a = {eb, 1, 1};
+  ck_assert_int_eq(
+      cf_bridge_watch(cf_event_bridge_get(eb), f, on_done_free_again, &a), 0);
+  ck_assert_int_eq(cf_event_bridge_free(eb), 0);
+  ck_assert_int_eq(a.status, CF_ESHUTDOWN);
+  ck_assert_int_eq(a.rc, CF_ESTATE);
+  ck_assert_int_eq(event_base_dispatch(base), 1); /* nothing of ours left */
+  event_base_free(base);
+  ck_assert_int_eq(cf_future_set_result(f, NULL), 0);
+  cf_future_release(f);
+}
+END_TEST
+
 START_TEST(test_event_bridge_closed_directly) {
   struct event_base *base = event_base_new();
   cf_event_bridge *eb;
@@ -330,6 +364,7 @@ Suite *cf_bridge_event_suite(void) {
   cf_test_tcase_timeout(tc, 20);
   tcase_add_test(tc, test_event_errors);
   tcase_add_test(tc, test_event_bridge_closed_directly);
+  tcase_add_test(tc, test_event_free_again_from_callback);
   tcase_add_test(tc, test_event_bound_per_iteration);
   tcase_add_test(tc, test_event_timeout_served_by_adapter);
   tcase_add_test(tc, test_event_free_in_flight);

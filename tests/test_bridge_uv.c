@@ -96,7 +96,7 @@ static void on_done(cf_future *f, int status, void *ud) {
   if (c->resubmit > 0) {
     intptr_t next = c->target - c->resubmit;
     c->resubmit--;
-    ck_assert_int_eq(cf_bridge_submit(c->ub.bridge, c->pool,
+    ck_assert_int_eq(cf_bridge_submit(cf_uv_bridge_get(&c->ub), c->pool,
                                       cf_test_task_identity, (void *)next,
                                       on_done, c, NULL),
                      0);
@@ -110,12 +110,13 @@ START_TEST(test_uv_500_tasks_timer_ticks) {
   cf_executor *pool = cf_test_pool(8);
   static uv_ctx c;
   ctx_start(&c, pool, 1);
-  c.ub.max_per_dispatch = 64;
+  ck_assert_int_eq(cf_uv_bridge_set_max(&c.ub, 64), 0);
   c.target = 500;
   c.close_when_done = true;
   for (intptr_t i = 0; i < 500; i++)
-    ck_assert_int_eq(cf_bridge_submit(c.ub.bridge, pool, task_sleepy, (void *)i,
-                                      on_done, &c, NULL),
+    ck_assert_int_eq(cf_bridge_submit(cf_uv_bridge_get(&c.ub), pool,
+                                      task_sleepy, (void *)i, on_done, &c,
+                                      NULL),
                      0);
   ctx_run(&c);
   ck_assert_int_eq(c.done, 500);
@@ -132,13 +133,14 @@ END_TEST
 START_TEST(test_uv_bound_per_iteration) {
   static uv_ctx c;
   ctx_start(&c, NULL, 0);
-  c.ub.max_per_dispatch = 5;
+  ck_assert_int_eq(cf_uv_bridge_set_max(&c.ub, 5), 0);
   c.target = 100;
   c.close_when_done = true;
   cf_future *fs[100];
   for (intptr_t i = 0; i < 100; i++) {
     ck_assert_int_eq(cf_future_new(&fs[i]), 0);
-    ck_assert_int_eq(cf_bridge_watch(c.ub.bridge, fs[i], on_done, &c), 0);
+    ck_assert_int_eq(
+        cf_bridge_watch(cf_uv_bridge_get(&c.ub), fs[i], on_done, &c), 0);
     ck_assert_int_eq(cf_future_set_result(fs[i], (void *)i), 0);
   }
   ctx_run(&c);
@@ -181,8 +183,9 @@ START_TEST(test_uv_cancel_from_loop) {
   ck_assert(cf_test_gate_wait_arrivals(&gate, 1, cf_test_scale(10)));
   static cancel_ctx cc;
   cc.c = &c;
-  ck_assert_int_eq(cf_bridge_submit(c.ub.bridge, pool, cf_test_task_identity,
-                                    NULL, on_done_cancelled, &cc, &cc.f),
+  ck_assert_int_eq(cf_bridge_submit(cf_uv_bridge_get(&c.ub), pool,
+                                    cf_test_task_identity, NULL,
+                                    on_done_cancelled, &cc, &cc.f),
                    0);
   uv_timer_t t;
   uv_timer_init(&c.loop, &t);
@@ -223,8 +226,9 @@ START_TEST(test_uv_timeout_served_by_adapter) {
   static timeout_ctx tc;
   tc.c = &c;
   tc.start = cf_now_ns();
-  ck_assert_int_eq(
-      cf_bridge_watch_timeout(c.ub.bridge, f, 0.03, on_done_timeout, &tc), 0);
+  ck_assert_int_eq(cf_bridge_watch_timeout(cf_uv_bridge_get(&c.ub), f, 0.03,
+                                           on_done_timeout, &tc),
+                   0);
   ctx_run(&c); /* nothing but the adapter's timer can end this loop */
   ck_assert_int_eq(tc.status, CF_ETIMEDOUT);
   ck_assert(tc.elapsed >= 0.03);
@@ -238,13 +242,15 @@ START_TEST(test_uv_close_in_flight) {
   ctx_start(&c, pool, 1);
   c.close_after_first = true;
   for (intptr_t i = 0; i < 50; i++)
-    ck_assert_int_eq(cf_bridge_submit(c.ub.bridge, pool, task_sleepy, (void *)i,
-                                      on_done, &c, NULL),
+    ck_assert_int_eq(cf_bridge_submit(cf_uv_bridge_get(&c.ub), pool,
+                                      task_sleepy, (void *)i, on_done, &c,
+                                      NULL),
                      0);
   /* One that is surely still in flight at close, however slow the box. */
   cf_future *user;
   ck_assert_int_eq(cf_future_new(&user), 0);
-  ck_assert_int_eq(cf_bridge_watch(c.ub.bridge, user, on_done, &c), 0);
+  ck_assert_int_eq(cf_bridge_watch(cf_uv_bridge_get(&c.ub), user, on_done, &c),
+                   0);
   ctx_run(&c);
   /* All 51 ran once: the first normally, the rest from the close. */
   ck_assert_int_eq(c.done, 51);
@@ -286,7 +292,10 @@ START_TEST(test_uv_errors) {
   ck_assert_int_eq(cf_uv_bridge_init(NULL, &ub), CF_EINVAL);
   ck_assert_int_eq(cf_uv_bridge_init(&loop, NULL), CF_EINVAL);
   ck_assert_int_eq(cf_uv_bridge_close(NULL, NULL), CF_EINVAL);
+  ck_assert_ptr_null(cf_uv_bridge_get(NULL));
+  ck_assert_int_eq(cf_uv_bridge_set_max(NULL, 5), CF_EINVAL);
   ck_assert_int_eq(cf_uv_bridge_init(&loop, &ub), 0);
+  ck_assert_ptr_nonnull(cf_uv_bridge_get(&ub));
   int closed = 0;
   ub.data = &closed;
   wrong_thread_call w = {&ub, 0};
@@ -307,6 +316,44 @@ static void on_done_plain(cf_future *f, int status, void *ud) {
   *(int *)ud = status == 0 ? 1 : status;
 }
 
+typedef struct again_ctx {
+  cf_uv_bridge *ub;
+  int status, rc;
+} again_ctx;
+
+static void on_done_close_again(cf_future *f, int status, void *ud) {
+  (void)f;
+  again_ctx *a = ud;
+  a->status = status;
+  a->rc = cf_uv_bridge_close(a->ub, NULL);
+}
+
+/* A second close from a callback the first one delivers is refused with
+ * the code the libevent adapter gives a second free. */
+START_TEST(test_uv_close_again_from_callback) {
+  uv_loop_t loop;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  cf_uv_bridge ub;
+  ck_assert_int_eq(cf_uv_bridge_init(&loop, &ub), 0);
+  int closed = 0;
+  ub.data = &closed;
+  cf_future *f;
+  ck_assert_int_eq(cf_future_new(&f), 0);
+  again_ctx a = {&ub, 1, 1};
+  ck_assert_int_eq(
+      cf_bridge_watch(cf_uv_bridge_get(&ub), f, on_done_close_again, &a), 0);
+  ck_assert_int_eq(cf_uv_bridge_close(&ub, on_closed_plain), 0);
+  ck_assert_int_eq(a.status, CF_ESHUTDOWN);
+  ck_assert_int_eq(a.rc, CF_ESTATE);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(closed, 1);
+  ck_assert_ptr_null(cf_uv_bridge_get(&ub));
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  ck_assert_int_eq(cf_future_set_result(f, NULL), 0);
+  cf_future_release(f);
+}
+END_TEST
+
 START_TEST(test_uv_bridge_closed_directly) {
   uv_loop_t loop;
   ck_assert_int_eq(uv_loop_init(&loop), 0);
@@ -316,10 +363,11 @@ START_TEST(test_uv_bridge_closed_directly) {
   ub.data = &closed;
   cf_future *f;
   ck_assert_int_eq(cf_future_new(&f), 0);
-  ck_assert_int_eq(cf_bridge_watch(ub.bridge, f, on_done_plain, &got), 0);
+  ck_assert_int_eq(
+      cf_bridge_watch(cf_uv_bridge_get(&ub), f, on_done_plain, &got), 0);
   ck_assert_int_eq(cf_future_set_result(f, NULL), 0); /* fd now readable */
   /* Closed behind the adapter: the callback runs now... */
-  ck_assert_int_eq(cf_bridge_close(ub.bridge), 0);
+  ck_assert_int_eq(cf_bridge_close(cf_uv_bridge_get(&ub)), 0);
   ck_assert_int_eq(got, 1);
   /* ...and the adapter stops polling the still-readable descriptor
    * instead of spinning on it. */
@@ -340,8 +388,9 @@ START_TEST(test_uv_callback_submits_again) {
   c.target = 200;
   c.resubmit = 199;
   c.close_when_done = true;
-  ck_assert_int_eq(cf_bridge_submit(c.ub.bridge, pool, cf_test_task_identity,
-                                    (void *)0, on_done, &c, NULL),
+  ck_assert_int_eq(cf_bridge_submit(cf_uv_bridge_get(&c.ub), pool,
+                                    cf_test_task_identity, (void *)0, on_done,
+                                    &c, NULL),
                    0);
   ctx_run(&c);
   ck_assert_int_eq(c.done, 200);
@@ -358,10 +407,10 @@ static void *uv_loop_main(void *arg) {
   ctx_start(c, pool, 1);
   c->target = 200;
   c->close_when_done = true;
-  c->ub.max_per_dispatch = 16;
+  cf_uv_bridge_set_max(&c->ub, 16);
   for (intptr_t i = 0; i < 200; i++)
-    if (cf_bridge_submit(c->ub.bridge, pool, task_sleepy, (void *)i, on_done, c,
-                         NULL) != 0)
+    if (cf_bridge_submit(cf_uv_bridge_get(&c->ub), pool, task_sleepy, (void *)i,
+                         on_done, c, NULL) != 0)
       c->bad++;
   uv_run(&c->loop, UV_RUN_DEFAULT);
   uv_loop_close(&c->loop);
@@ -402,6 +451,7 @@ Suite *cf_bridge_uv_suite(void) {
   cf_test_tcase_timeout(tc, 20);
   tcase_add_test(tc, test_uv_errors);
   tcase_add_test(tc, test_uv_bridge_closed_directly);
+  tcase_add_test(tc, test_uv_close_again_from_callback);
   tcase_add_test(tc, test_uv_bound_per_iteration);
   tcase_add_test(tc, test_uv_cancel_from_loop);
   tcase_add_test(tc, test_uv_timeout_served_by_adapter);

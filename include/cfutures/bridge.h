@@ -62,6 +62,10 @@ extern "C" {
 /** A completion channel owned by one event-loop thread (opaque). */
 typedef struct cf_bridge cf_bridge;
 
+/* cf_buffer (cfutures/process_pool.h), named here without its header,
+ * which includes this one. */
+struct cf_buffer;
+
 /**
  * A completion callback, run on the loop thread by cf_bridge_dispatch (or
  * by cf_bridge_close / cf_bridge_free). f is borrowed for the duration of
@@ -173,14 +177,52 @@ CF_EXTERN int cf_bridge_bind_thread(cf_bridge *b);
  *                 cancelled future).
  * @return 0, CF_EINVAL (b, executor, fn or on_done NULL), CF_ESTATE (the
  *         bridge is closed), CF_ENOMEM, or any error of cf_submit
- *         (CF_ESHUTDOWN, CF_EBROKEN, CF_EAGAIN, CF_EINVAL for a process
- *         pool).
+ *         (CF_ESHUTDOWN, CF_EBROKEN, CF_EAGAIN, CF_EINVAL for an executor
+ *         that takes byte tasks: use cf_bridge_submit_bytes).
  * @threads Blocks only where cf_submit blocks (a full bounded queue). Any
  *          thread.
  */
 CF_EXTERN int cf_bridge_submit(cf_bridge *b, cf_executor *executor, cf_fn fn,
                                void *arg, cf_bridge_fn on_done, void *userdata,
                                cf_future **out);
+
+/**
+ * Submits the byte task fn(data[0..len)) to a process pool or an MPI pool
+ * with cf_submit_bytes and calls on_done(future, 0, userdata) on the loop
+ * thread once it is done: cf_bridge_submit for executors whose tasks take
+ * and return bytes. data is copied before this returns, so the caller may
+ * free it at once, whatever status on_done later receives. In on_done,
+ * cf_future_bytes(f, 0, &out, &n) gives the result bytes (or the task's
+ * error: CF_EWORKER, CF_ETIMEDOUT, ...) without blocking. The bridge holds
+ * its own reference to the future until on_done has run. On error on_done
+ * never runs; if the task was queued before the watch failed, it is
+ * cancelled, or asked to stop if it already runs.
+ *
+ * @param b The bridge.
+ * @param executor The executor the task runs on (a process pool or an MPI
+ *                 pool).
+ * @param fn The task, a cf_bytes_fn (spelled out here because
+ *           cfutures/process_pool.h, which defines that type, includes
+ *           this header); registered by name (CF_TASK) where the workers
+ *           are not forks of this process (spawn, forkserver, MPI).
+ * @param[in] data The input bytes, copied (NULL allowed when len is 0).
+ * @param len How many.
+ * @param on_done Run on the loop thread once the task is done.
+ * @param userdata Passed to on_done.
+ * @param[out] out If not NULL, receives one reference to the future.
+ * @return 0, CF_EINVAL (b, executor, fn or on_done NULL), CF_ESTATE (the
+ *         bridge is closed), CF_ENOMEM, or any error of cf_submit_bytes
+ *         (CF_EINVAL for an executor that takes no byte tasks, such as a
+ *         thread pool, or data NULL with len > 0; CF_ETOOBIG, CF_ENOENT,
+ *         CF_ESHUTDOWN, CF_EBROKEN).
+ * @threads Never blocks on the workers. Any thread.
+ */
+CF_EXTERN int cf_bridge_submit_bytes(cf_bridge *b, cf_executor *executor,
+                                     int (*fn)(const void *in, size_t len,
+                                               struct cf_buffer *out),
+                                     const void *data, size_t len,
+                                     cf_bridge_fn on_done, void *userdata,
+                                     cf_future **out);
 
 /**
  * Delivers the completion of any future (asyncio.wrap_future): a thread-
