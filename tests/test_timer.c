@@ -147,11 +147,17 @@ START_TEST(test_order_and_cancel) {
     perm[i] = perm[j];
     perm[j] = x;
   }
+  /* Deadlines from one base, 1 ms apart (far more than the thread needs to
+   * tell them apart), so their order does not depend on how long creating
+   * the others took; the base leaves time to create and cancel them all. */
+  uint64_t base = cf_now_ns();
+  double lead = cf_test_scale(0.5);
   for (int k = 0; k < ORDER_N; k++) {
     int rank = perm[k];
     items[rank] = (order_item){&log, rank};
-    /* 1 ms apart: far more than the thread needs to tell them apart. */
-    ck_assert_int_eq(cf_future_after(0.05 + rank * 0.001, &ts[rank]), 0);
+    double at = lead + rank * 0.001 - (double)(cf_now_ns() - base) / 1e9;
+    ck_assert_msg(at > 0, "creating the timers took longer than %.1f s", lead);
+    ck_assert_int_eq(cf_future_after(at, &ts[rank]), 0);
     ck_assert_int_eq(cf_future_on_done(ts[rank], log_fire, &items[rank]), 0);
   }
   int cancelled = 0;
