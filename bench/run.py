@@ -45,7 +45,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "MEM", "FLOOR"]
+ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "MEM", "FLOOR"]
 
 # W8 cases are "<what> -n <ranks>[ <variant>]"; <what> names a W5 case.
 MPI_CASE = re.compile(r"^(.*) -n (\d+)( .+)?$")
@@ -88,6 +88,9 @@ TARGETS = [
     ("W6", "round trip median", "asyncio", 3.7, ">= 3.7x asyncio"),
     ("W7", "true jobs at -j 2", "xargs", 1.0, "faster than xargs -P"),
     ("W7", "true jobs at -j 2", "gnu-parallel", 5.0, ">= 5x GNU parallel"),
+    ("W9", "fib(38) cutoff 15 speedup", "tbb", 1.0, ">= TBB's speedup"),
+    ("W9", "fib(38) cutoff 20 speedup", "tbb", 1.0, ">= TBB's speedup"),
+    ("W9", "fib(38) cutoff 25 speedup", "tbb", 1.0, ">= TBB's speedup"),
     ("MEM", "bytes per pending task+future", None, 128.0, "<= 128 B"),
     ("MEM", "peak RSS, 1000k pending task+future", None, 200.0,
      "<= 200 MiB"),

@@ -15,7 +15,7 @@ CF_PACKAGES_BUILD="build-essential cmake pkg-config check"
 CF_PACKAGES_OPTIONAL="libuv1-dev libevent-dev openmpi-bin libopenmpi-dev
   doxygen python3 libxml2-utils mandoc zsh"
 # Optional, for the benchmarks' peers only.
-CF_PACKAGES_BENCH="libglib2.0-dev parallel python3-mpi4py"
+CF_PACKAGES_BENCH="libglib2.0-dev parallel python3-mpi4py libtbb-dev"
 # Optional, for reliability: clang and its libFuzzer runtime
 # (tests/fuzz/run.sh), gdb (the test watchdog's stack dumps; without it
 # they come from /proc) and valgrind (the process pool under memcheck:
