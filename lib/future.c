@@ -20,14 +20,10 @@
  * (cancel), never the reverse. Done callbacks run with no lock held.
  */
 #include "internal.h"
+#include "spin.h"
 
-#include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #define NSTRIPES 64
 
@@ -41,25 +37,6 @@ _Thread_local cf_executor *cf__tls_executor;
 _Thread_local unsigned cf__tls_in_callback;
 /* Message set by the running task; taken when it returns. */
 static _Thread_local char *tls_msg;
-
-static void futex_wake_all(_Atomic uint32_t *word) {
-  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
-          0);
-}
-
-/* Sleeps while *word == expected, up to an absolute CLOCK_MONOTONIC
- * deadline (UINT64_MAX = none). Returns on a wake, a changed word, a
- * signal or the deadline: the caller re-checks. */
-static void futex_wait_until(_Atomic uint32_t *word, uint32_t expected,
-                             uint64_t deadline) {
-  struct timespec ts, *tsp = NULL;
-  if (deadline != UINT64_MAX) {
-    cf__deadline_timespec(deadline, &ts);
-    tsp = &ts;
-  }
-  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, expected, tsp,
-          NULL, FUTEX_BITSET_MATCH_ANY);
-}
 
 static struct stripe *stripe_of(const cf_future *f) {
   uintptr_t h = (uintptr_t)f;
@@ -225,7 +202,7 @@ static int complete_at(cf_future *f, unsigned from, uint32_t to, int err,
       memory_order_release, memory_order_relaxed))
     ;
   if (old & CF__F_WAITERS)
-    futex_wake_all(&f->state);
+    cf__unpark_all(&f->state);
   if (!(old & CF__F_CALLBACKS))
     return 0;
   struct stripe *s = stripe_of(f);
@@ -352,6 +329,11 @@ static bool is_done(void *f) {
   return cf__done(f);
 }
 
+static bool executor_cpu_to_spare(void *ex) {
+  cf_executor *e = ex;
+  return e->vt->cpu_to_spare(e);
+}
+
 int cf__future_wait_until(cf_future *f, uint64_t deadline) {
   if (cf__done(f))
     return 0;
@@ -374,7 +356,8 @@ int cf__future_wait_until(cf_future *f, uint64_t deadline) {
       uint64_t left_us = deadline > now ? (deadline - now) / 1000u : 0;
       spin = left_us < spin ? (unsigned)left_us : spin;
     }
-    if (spin > 0 && cf__spin_until(is_done, f, spin, 1))
+    if (spin > 0 &&
+        cf__spin_until(is_done, f, spin, 1, executor_cpu_to_spare, ex))
       return 0;
   }
   for (;;) {
@@ -390,7 +373,7 @@ int cf__future_wait_until(cf_future *f, uint64_t deadline) {
     }
     if (deadline != UINT64_MAX && cf_now_ns() >= deadline)
       return CF_ETIMEDOUT;
-    futex_wait_until(&f->state, old, deadline);
+    cf__park_until(&f->state, old, deadline);
   }
 }
 

@@ -169,12 +169,6 @@ extern _Thread_local cf_executor *cf__tls_executor;
 /* Done callbacks running on this thread (run_callbacks in future.c). */
 extern _Thread_local unsigned cf__tls_in_callback;
 
-/* Polls done(arg) until it is true or spin_us pass, pausing between looks
- * (doubling up to max_pauses) and yielding the CPU every few rounds.
- * Returns true if done. (thread_pool.c) */
-bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us,
-                    unsigned max_pauses);
-
 /* clock.c */
 /* Converts a timeout in seconds into an absolute deadline in ns
  * (UINT64_MAX = forever). CF_EINVAL for NaN. */

@@ -991,8 +991,9 @@ static size_t mpi_map_window(cf_executor *ex, size_t chunksize) {
 /* A thread waiting on one of the pool's futures polls it for a while
  * first: the answer of a short task is microseconds away, and sleeping
  * would cost two context switches per future. The ranks are other
- * processes, so nothing here knows how busy the CPUs are; cf__spin_until
- * yields the CPU between looks. */
+ * processes, so nothing here knows how busy the CPUs are: the poll is
+ * allowed, and cf__spin_until (spin.c), told a CPU is free, does not yield;
+ * it lasts at most spin_us. */
 static bool mpi_cpu_to_spare(cf_executor *ex) {
   (void)ex;
   return true;

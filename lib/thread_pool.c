@@ -42,8 +42,8 @@
  * relaxed atomics written only by their worker, summed by stats.
  */
 #include "internal.h"
+#include "spin.h"
 
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,35 +294,6 @@ static void break_pool(struct thread_pool *p) {
   }
 }
 
-/* Polling before sleeping: a thread that finds its work (or its future's
- * outcome) while polling needs no wake-up -- a system call and, on a small
- * machine, a context switch on each side. sched_yield every few rounds
- * hands the CPU to a runnable thread sharing it, so polling does not
- * starve the thread it waits for. */
-bool cf__spin_until(bool (*done)(void *), void *arg, unsigned spin_us,
-                    unsigned max_pauses) {
-  uint64_t deadline = cf_now_ns() + (uint64_t)spin_us * 1000u;
-  unsigned pauses = 1;
-  for (unsigned i = 0;; i++) {
-    if (done(arg))
-      return true;
-    if ((i & 15) == 15) {
-      if (cf_now_ns() >= deadline)
-        return false;
-      sched_yield();
-    }
-    for (unsigned k = 0; k < pauses; k++) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#elif defined(__aarch64__)
-      __asm__ __volatile__("yield");
-#endif
-    }
-    if (pauses < max_pauses)
-      pauses *= 2;
-  }
-}
-
 /* Workers that are neither asleep nor polling (this one included, when a
  * worker asks), plus `extra` pollers, fit on the CPUs: polling then takes
  * no CPU a task could use. Racy reads: a hint. */
@@ -336,6 +307,11 @@ static bool cpus_to_spare(struct thread_pool *p, int extra) {
 /* A thread about to wait on one of the pool's futures. */
 static bool pool_cpu_to_spare(cf_executor *ex) {
   return cpus_to_spare(pool_of(ex), 1);
+}
+
+/* A worker about to poll for work. */
+static bool worker_cpu_to_spare(void *arg) {
+  return cpus_to_spare(arg, 0);
 }
 
 static bool has_work(void *arg) {
@@ -404,7 +380,7 @@ static void *worker_main(void *arg) {
         /* The pending count is written by every submit: each look steals
          * its cache line from the submitter, so look less and less often
          * (up to 8 pauses apart). */
-        cf__spin_until(has_work, p, p->base.spin_us, 8);
+        cf__spin_until(has_work, p, p->base.spin_us, 8, worker_cpu_to_spare, p);
         now = 0;
         pthread_mutex_lock(&p->mu);
         continue;

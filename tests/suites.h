@@ -4,6 +4,7 @@
  * which runs it belongs to ("unit", "stress", "fork": fork-based suites are
  * skipped under ThreadSanitizer, which cannot follow fork). */
 CF_SUITE(error, unit)
+CF_SUITE(spin, unit)
 CF_SUITE(future, unit)
 CF_SUITE(thread_pool, unit)
 CF_SUITE(wait, unit)
